@@ -1,0 +1,25 @@
+/*
+ * libvae version: the one source of truth. meson.build reads these three
+ * numbers; the soname is libvae.so.VAE_VERSION_MAJOR.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef VAE_VERSION_H
+#define VAE_VERSION_H
+
+#define VAE_VERSION_MAJOR 1
+#define VAE_VERSION_MINOR 0
+#define VAE_VERSION_PATCH 0
+
+/** MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 10000 for 1.0.0. */
+#define VAE_VERSION_NUMBER \
+    (VAE_VERSION_MAJOR * 10000 + VAE_VERSION_MINOR * 100 + VAE_VERSION_PATCH)
+
+#define VAE_STRINGIFY_(x) #x
+#define VAE_STRINGIFY(x) VAE_STRINGIFY_(x)
+/** "MAJOR.MINOR.PATCH" of the header the caller compiled against. */
+#define VAE_VERSION_STRING                                                  \
+    VAE_STRINGIFY(VAE_VERSION_MAJOR) "." VAE_STRINGIFY(VAE_VERSION_MINOR) \
+        "." VAE_STRINGIFY(VAE_VERSION_PATCH)
+
+#endif /* VAE_VERSION_H */

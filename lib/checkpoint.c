@@ -1,0 +1,528 @@
+/*
+ * The checkpoint file: the only module that knows its byte layout.
+ * Layout (docs/checkpoint-format.md), all integers little-endian:
+ *
+ *   magic    8 bytes  "\x89VAE\r\n\x1a\n"
+ *   version  u32      VAEI_CKPT_VERSION
+ *   chunks   each: tag (4 bytes), u64 payload length, payload
+ *     "ARCH"  u32 count, count x (u32 parameter id, f64 value),
+ *             u32 encoder layers, widths (u32 each), u32 decoder layers, widths
+ *     "STAT"  u64 steps, u64 epochs, 4 x u64 noise state
+ *     "PARM"  u64 count, count x f32
+ *     "OPTM"  u32 kind, u32 count, count x (u32 id, f64 value), u64 t,
+ *             u64 n, n x f32 first moment, (Adam) n x f32 second moment
+ *   crc32    u32      zlib CRC-32 of every byte before it
+ *
+ * The whole file is read and its CRC checked before anything is parsed;
+ * every length is checked against the bytes that remain.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "error.h"
+#include "model.h"
+#include "optim.h"
+
+#define VAEI_CKPT_VERSION 1u
+static const unsigned char MAGIC[8] = {0x89, 'V', 'A', 'E', '\r', '\n', 0x1a, '\n'};
+
+/* Largest checkpoint accepted: far above any model the limits allow to be
+ * useful, far below what would exhaust memory by accident. */
+#define MAX_FILE ((uint64_t)1 << 36)
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+    int oom;
+} wbuf;
+
+static void put(wbuf *b, const void *src, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void put_u32(wbuf *b, uint32_t v)
+{
+    unsigned char c[4];
+    for (int i = 0; i < 4; i++) c[i] = (unsigned char)(v >> (8 * i));
+    put(b, c, 4);
+}
+
+static void put_u64(wbuf *b, uint64_t v)
+{
+    unsigned char c[8];
+    for (int i = 0; i < 8; i++) c[i] = (unsigned char)(v >> (8 * i));
+    put(b, c, 8);
+}
+
+static void put_f64(wbuf *b, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    put_u64(b, u);
+}
+
+static void put_f32s(wbuf *b, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        put_u32(b, u);
+    }
+}
+
+/* Chunk header with a length patched in by end_chunk(). */
+static size_t begin_chunk(wbuf *b, const char tag[4])
+{
+    put(b, tag, 4);
+    put_u64(b, 0);
+    return b->len;
+}
+
+static void end_chunk(wbuf *b, size_t start)
+{
+    if (b->oom) return;
+    const uint64_t n = b->len - start;
+    for (int i = 0; i < 8; i++) b->p[start - 8 + i] = (unsigned char)(n >> (8 * i));
+}
+
+static void serialize(wbuf *b, const vae_model *m, const vae_optimizer *opt)
+{
+    static const vae_param ids[] = {
+        VAE_PARAM_INPUT_DIM, VAE_PARAM_LATENT_DIM, VAE_PARAM_COND_DIM, VAE_PARAM_ACTIVATION,
+        VAE_PARAM_LIKELIHOOD, VAE_PARAM_SEED, VAE_PARAM_LEAKY_SLOPE, VAE_PARAM_BETA,
+        VAE_PARAM_KL_SCHEDULE, VAE_PARAM_KL_WARMUP_STEPS, VAE_PARAM_KL_CYCLE_STEPS,
+        VAE_PARAM_FREE_BITS, VAE_PARAM_BINARIZE, VAE_PARAM_GAUSSIAN_LOGVAR,
+        VAE_PARAM_LOGVAR_MIN, VAE_PARAM_LOGVAR_MAX, VAE_PARAM_EVAL_USE_MEAN,
+    };
+    put(b, MAGIC, sizeof MAGIC);
+    put_u32(b, VAEI_CKPT_VERSION);
+
+    size_t c = begin_chunk(b, "ARCH");
+    put_u32(b, (uint32_t)(sizeof ids / sizeof ids[0]));
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        put_u32(b, (uint32_t)ids[i]);
+        put_f64(b, m->cfg.v[vaei_param_slot(ids[i])]);
+    }
+    for (int s = 0; s < 2; s++) {
+        put_u32(b, (uint32_t)m->cfg.n_hidden[s]);
+        for (size_t l = 0; l < m->cfg.n_hidden[s]; l++) put_u32(b, (uint32_t)m->cfg.hidden[s][l]);
+    }
+    end_chunk(b, c);
+
+    c = begin_chunk(b, "STAT");
+    put_u64(b, m->steps);
+    put_u64(b, m->epochs);
+    for (int i = 0; i < 4; i++) put_u64(b, m->rng.s[i]);
+    end_chunk(b, c);
+
+    c = begin_chunk(b, "PARM");
+    put_u64(b, m->n_params);
+    put_f32s(b, m->params, m->n_params);
+    end_chunk(b, c);
+
+    if (opt) {
+        c = begin_chunk(b, "OPTM");
+        put_u32(b, (uint32_t)opt->kind);
+        put_u32(b, VAEI_OPTIM_NPARAMS);
+        for (uint32_t p = 1; p <= VAEI_OPTIM_NPARAMS; p++) {
+            put_u32(b, p);
+            put_f64(b, opt->hp[p]);
+        }
+        put_u64(b, opt->t);
+        put_u64(b, opt->n);
+        put_f32s(b, opt->m, opt->n);
+        if (opt->v) put_f32s(b, opt->v, opt->n);
+        end_chunk(b, c);
+    }
+    put_u32(b, 0); /* the CRC-32, patched in once the bytes are complete */
+}
+
+/* zlib's crc32 takes a uInt length: feed large buffers in pieces. */
+static uint32_t crc_of(const unsigned char *p, size_t n)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        const uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)crc;
+}
+
+static vae_status write_all(int fd, const unsigned char *p, size_t n, const char *path)
+{
+    while (n > 0) {
+        const ssize_t k = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (k < 0 && errno == EINTR) continue;
+        VAEI_CHECK(k > 0, VAE_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        p += k;
+        n -= (size_t)k;
+    }
+    return VAE_OK;
+}
+
+/* Write to a temporary file in the same directory, fsync, rename over the
+ * target, fsync the directory: the target is always old or new, whole. */
+static vae_status write_atomic(const char *path, const unsigned char *p, size_t n)
+{
+    const size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    VAEI_CHECK(tmp != NULL, VAE_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    const int fd = mkstemp(tmp);
+    if (fd < 0) {
+        const vae_status s = vaei_fail(VAE_ERR_IO, "%s: cannot create a temporary file beside it: %s",
+                                       path, strerror(errno));
+        free(tmp);
+        return s;
+    }
+    vae_status s = write_all(fd, p, n, path);
+    if (s == VAE_OK && fsync(fd) != 0)
+        s = vaei_fail(VAE_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    if (close(fd) != 0 && s == VAE_OK)
+        s = vaei_fail(VAE_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    /* mkstemp creates 0600; a checkpoint is an ordinary file. */
+    if (s == VAE_OK) {
+        const mode_t mask = umask(0);
+        umask(mask);
+        (void)chmod(tmp, 0666 & ~mask);
+    }
+    if (s == VAE_OK && rename(tmp, path) != 0)
+        s = vaei_fail(VAE_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    if (s != VAE_OK) {
+        unlink(tmp);
+        free(tmp);
+        return s;
+    }
+    /* Make the rename itself durable. */
+    char *slash = strrchr(tmp, '/');
+    const char *dir = ".";
+    if (slash) {
+        *slash = '\0';
+        dir = slash == tmp ? "/" : tmp;
+    }
+    const int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    free(tmp);
+    return VAE_OK;
+}
+
+vae_status vae_checkpoint_save(const char *path, const vae_model *m, const vae_optimizer *opt)
+{
+    VAEI_CHECK_ARG(path != NULL && m != NULL);
+    VAEI_CHECK(!opt || opt->model == m, VAE_ERR_INVALID_ARGUMENT,
+               "the optimizer belongs to another model");
+    wbuf b = {0};
+    serialize(&b, m, opt);
+    if (b.oom) {
+        free(b.p);
+        return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: no memory to serialise the checkpoint", path);
+    }
+    const uint32_t crc = crc_of(b.p, b.len - 4);
+    for (int i = 0; i < 4; i++) b.p[b.len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    const vae_status s = write_atomic(path, b.p, b.len);
+    free(b.p);
+    return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Re-record the last error as "path: message" with status s. */
+static vae_status with_path(vae_status s, const char *path)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s", vae_last_error());
+    return vaei_fail(s, "%s: %s", path, msg);
+}
+
+typedef struct {
+    const unsigned char *p;
+    size_t left;
+    const char *path;
+} rbuf;
+
+static vae_status take(rbuf *r, void *dst, size_t n, const char *what)
+{
+    VAEI_CHECK(n <= r->left, VAE_ERR_FORMAT, "%s: truncated %s (%zu bytes needed, %zu left)",
+               r->path, what, n, r->left);
+    memcpy(dst, r->p, n);
+    r->p += n;
+    r->left -= n;
+    return VAE_OK;
+}
+
+static vae_status get_u32(rbuf *r, uint32_t *v, const char *what)
+{
+    unsigned char c[4] = {0};
+    VAEI_TRY(take(r, c, 4, what));
+    *v = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
+    return VAE_OK;
+}
+
+static vae_status get_u64(rbuf *r, uint64_t *v, const char *what)
+{
+    uint32_t lo, hi;
+    VAEI_TRY(get_u32(r, &lo, what));
+    VAEI_TRY(get_u32(r, &hi, what));
+    *v = (uint64_t)hi << 32 | lo;
+    return VAE_OK;
+}
+
+static vae_status get_f64(rbuf *r, double *v, const char *what)
+{
+    uint64_t u;
+    VAEI_TRY(get_u64(r, &u, what));
+    memcpy(v, &u, 8);
+    return VAE_OK;
+}
+
+/* n finite floats into dst; n was checked against the bytes left. */
+static vae_status get_f32s(rbuf *r, float *dst, size_t n, const char *what)
+{
+    VAEI_CHECK(n <= r->left / 4, VAE_ERR_FORMAT, "%s: %s holds fewer than %zu values", r->path,
+               what, n);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        VAEI_TRY(get_u32(r, &u, what));
+        memcpy(&dst[i], &u, 4);
+        VAEI_CHECK(isfinite(dst[i]), VAE_ERR_FORMAT, "%s: %s value %zu is not finite", r->path,
+                   what, i);
+    }
+    return VAE_OK;
+}
+
+static vae_status read_arch(rbuf *r, struct vae_config *cfg)
+{
+    uint32_t count;
+    vaei_config_defaults(cfg);
+    VAEI_TRY(get_u32(r, &count, "architecture"));
+    VAEI_CHECK(count <= r->left / 12, VAE_ERR_FORMAT, "%s: architecture lists %u settings in %zu bytes",
+               r->path, count, r->left);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t id;
+        double v;
+        VAEI_TRY(get_u32(r, &id, "architecture"));
+        VAEI_TRY(get_f64(r, &v, "architecture"));
+        const int slot = id <= INT_MAX ? vaei_param_slot((vae_param)id) : -1;
+        VAEI_CHECK(slot >= 0, VAE_ERR_UNSUPPORTED, "%s: unknown setting %u (written by a newer libvae?)",
+                   r->path, id);
+        if (vaei_param_check(slot, v) != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
+        cfg->v[slot] = v;
+    }
+    for (int s = 0; s < 2; s++) {
+        uint32_t n;
+        VAEI_TRY(get_u32(r, &n, "architecture"));
+        VAEI_CHECK(n >= 1 && n <= VAEI_MAX_LAYERS, VAE_ERR_FORMAT, "%s: %u hidden layers",
+                   r->path, n);
+        cfg->n_hidden[s] = n;
+        for (uint32_t l = 0; l < n; l++) {
+            uint32_t w;
+            VAEI_TRY(get_u32(r, &w, "architecture"));
+            cfg->hidden[s][l] = w;
+        }
+    }
+    if (vaei_config_validate(cfg) != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
+    return VAE_OK;
+}
+
+static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
+{
+    uint32_t kind, count;
+    VAEI_TRY(get_u32(r, &kind, "optimizer"));
+    VAEI_CHECK(kind == VAE_OPTIM_ADAM || kind == VAE_OPTIM_SGD, VAE_ERR_FORMAT,
+               "%s: unknown optimizer kind %u", r->path, kind);
+    VAEI_TRY(get_u32(r, &count, "optimizer"));
+    VAEI_CHECK(count <= r->left / 12, VAE_ERR_FORMAT, "%s: optimizer lists %u settings",
+               r->path, count);
+    double hp[VAEI_OPTIM_NPARAMS + 1] = {0};
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t id;
+        double v;
+        VAEI_TRY(get_u32(r, &id, "optimizer"));
+        VAEI_TRY(get_f64(r, &v, "optimizer"));
+        VAEI_CHECK(id >= 1 && id <= VAEI_OPTIM_NPARAMS, VAE_ERR_UNSUPPORTED,
+                   "%s: unknown optimizer setting %u", r->path, id);
+        if (vaei_optim_param_check((vae_optim_param)id, v) != VAE_OK)
+            return with_path(VAE_ERR_FORMAT, r->path);
+        hp[id] = v;
+    }
+    uint64_t t, n;
+    VAEI_TRY(get_u64(r, &t, "optimizer"));
+    VAEI_TRY(get_u64(r, &n, "optimizer"));
+    VAEI_CHECK(n == m->n_params, VAE_ERR_FORMAT,
+               "%s: optimizer state for %llu parameters, model has %zu", r->path,
+               (unsigned long long)n, m->n_params);
+    vae_optimizer *o;
+    VAEI_TRY(vaei_optimizer_new(&o, m, (vae_optim_kind)kind));
+    for (uint32_t i = 1; i <= VAEI_OPTIM_NPARAMS; i++)
+        if (i <= count) o->hp[i] = hp[i];
+    o->t = t;
+    vae_status s = get_f32s(r, o->m, o->n, "optimizer moments");
+    if (s == VAE_OK && o->v) s = get_f32s(r, o->v, o->n, "optimizer moments");
+    if (s != VAE_OK) {
+        vae_optimizer_free(o);
+        return s;
+    }
+    *out = o;
+    return VAE_OK;
+}
+
+/* Whole file into memory, size-checked. */
+static vae_status slurp(const char *path, unsigned char **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    VAEI_CHECK(f != NULL, VAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    vae_status s = VAE_OK;
+    if (fstat(fileno(f), &st) != 0)
+        s = vaei_fail(VAE_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        s = vaei_fail(VAE_ERR_IO, "%s: not a regular file", path);
+    else if ((uint64_t)st.st_size > MAX_FILE)
+        s = vaei_fail(VAE_ERR_LIMIT, "%s: %lld bytes is larger than any checkpoint", path,
+                      (long long)st.st_size);
+    unsigned char *p = NULL;
+    const size_t n = s == VAE_OK ? (size_t)st.st_size : 0;
+    if (s == VAE_OK && !(p = malloc(n ? n : 1)))
+        s = vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: no memory for %zu bytes", path, n);
+    if (s == VAE_OK && fread(p, 1, n, f) != n)
+        s = vaei_fail(VAE_ERR_IO, "%s: read failed", path);
+    fclose(f);
+    if (s != VAE_OK) {
+        free(p);
+        return s;
+    }
+    *data = p;
+    *len = n;
+    return VAE_OK;
+}
+
+static vae_status parse(const unsigned char *data, size_t len, const char *path,
+                        vae_model **model, vae_optimizer **opt)
+{
+    const size_t min = sizeof MAGIC + 4 + 4;
+    VAEI_CHECK(len >= sizeof MAGIC && memcmp(data, MAGIC, sizeof MAGIC) == 0, VAE_ERR_FORMAT,
+               "%s: not a libvae checkpoint (bad magic)", path);
+    VAEI_CHECK(len >= min, VAE_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len);
+    rbuf r = {data + sizeof MAGIC, len - sizeof MAGIC - 4, path};
+    uint32_t version;
+    VAEI_TRY(get_u32(&r, &version, "header"));
+    VAEI_CHECK(version <= VAEI_CKPT_VERSION, VAE_ERR_UNSUPPORTED,
+               "%s: format version %u is newer than this libvae reads (%u)", path, version,
+               VAEI_CKPT_VERSION);
+    VAEI_CHECK(version >= 1, VAE_ERR_FORMAT, "%s: format version 0", path);
+    const uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
+                            (uint32_t)data[len - 2] << 16 | (uint32_t)data[len - 1] << 24;
+    VAEI_CHECK(crc_of(data, len - 4) == stored, VAE_ERR_FORMAT,
+               "%s: checksum mismatch: the file is damaged or truncated", path);
+
+    struct vae_config cfg;
+    int have_arch = 0, have_stat = 0;
+    uint64_t steps = 0, epochs = 0, rng[4] = {0};
+    vae_model *m = NULL;
+    vae_optimizer *o = NULL;
+    vae_status s = VAE_OK;
+    while (s == VAE_OK && r.left > 0) {
+        char tag[5] = {0};
+        uint64_t clen;
+        if ((s = take(&r, tag, 4, "chunk header")) != VAE_OK) break;
+        if ((s = get_u64(&r, &clen, "chunk header")) != VAE_OK) break;
+        if (clen > r.left) {
+            s = vaei_fail(VAE_ERR_FORMAT, "%s: chunk %s claims %llu bytes, %zu left", path, tag,
+                          (unsigned long long)clen, r.left);
+            break;
+        }
+        rbuf c = {r.p, (size_t)clen, path};
+        r.p += clen;
+        r.left -= clen;
+        if (!memcmp(tag, "ARCH", 4) && !have_arch && !m) {
+            s = read_arch(&c, &cfg);
+            have_arch = s == VAE_OK;
+        } else if (!memcmp(tag, "STAT", 4) && !have_stat) {
+            s = get_u64(&c, &steps, "state");
+            if (s == VAE_OK) s = get_u64(&c, &epochs, "state");
+            for (int i = 0; i < 4 && s == VAE_OK; i++) s = get_u64(&c, &rng[i], "state");
+            if (s == VAE_OK && !(rng[0] | rng[1] | rng[2] | rng[3]))
+                s = vaei_fail(VAE_ERR_FORMAT, "%s: zero noise state", path);
+            have_stat = s == VAE_OK;
+        } else if (!memcmp(tag, "PARM", 4) && have_arch && !m) {
+            uint64_t n;
+            s = get_u64(&c, &n, "parameters");
+            if (s == VAE_OK && n > c.left / 4)
+                s = vaei_fail(VAE_ERR_FORMAT, "%s: %llu parameters claimed, %zu bytes hold them",
+                              path, (unsigned long long)n, c.left);
+            if (s == VAE_OK && (s = vaei_model_new(&m, &cfg, 0, (size_t)n)) != VAE_OK)
+                s = with_path(s, path);
+            if (s == VAE_OK) s = get_f32s(&c, m->params, m->n_params, "parameters");
+        } else if (!memcmp(tag, "OPTM", 4) && m && !o) {
+            s = read_optimizer(&c, m, &o);
+        } else {
+            s = vaei_fail(VAE_ERR_FORMAT, "%s: unexpected chunk \"%s\"", path, tag);
+        }
+        if (s == VAE_OK && c.left != 0)
+            s = vaei_fail(VAE_ERR_FORMAT, "%s: chunk %s has %zu stray bytes", path, tag, c.left);
+    }
+    if (s == VAE_OK && (!m || !have_stat))
+        s = vaei_fail(VAE_ERR_FORMAT, "%s: incomplete checkpoint (%s missing)", path,
+                      !have_arch ? "architecture" : !m ? "parameters" : "state");
+    if (s != VAE_OK) {
+        vae_optimizer_free(o);
+        vae_model_free(m);
+        return s;
+    }
+    m->steps = steps;
+    m->epochs = epochs;
+    memcpy(m->rng.s, rng, sizeof rng);
+    *model = m;
+    if (opt)
+        *opt = o;
+    else
+        vae_optimizer_free(o);
+    return VAE_OK;
+}
+
+vae_status vae_checkpoint_load(const char *path, vae_model **model, vae_optimizer **opt)
+{
+    VAEI_CHECK_ARG(path != NULL && model != NULL);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    VAEI_TRY(slurp(path, &data, &len));
+    const vae_status s = parse(data, len, path, model, opt);
+    free(data);
+    return s;
+}

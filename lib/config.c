@@ -1,0 +1,153 @@
+/*
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "error.h"
+
+enum { INTEGRAL = 1, ARCH = 2 };
+
+static const struct {
+    vae_param id;
+    const char *name;
+    double lo, hi, def;
+    unsigned flags;
+} params[VAEI_NSLOTS] = {
+    [S_INPUT_DIM] = {VAE_PARAM_INPUT_DIM, "input_dim", 1, VAEI_MAX_INPUT, 784, INTEGRAL | ARCH},
+    [S_LATENT_DIM] = {VAE_PARAM_LATENT_DIM, "latent_dim", 1, VAEI_MAX_LATENT, 2, INTEGRAL | ARCH},
+    [S_COND_DIM] = {VAE_PARAM_COND_DIM, "cond_dim", 0, VAEI_MAX_COND, 0, INTEGRAL | ARCH},
+    [S_ACTIVATION] = {VAE_PARAM_ACTIVATION, "activation", 0, 4, VAE_ACTIVATION_RELU, INTEGRAL | ARCH},
+    [S_LIKELIHOOD] = {VAE_PARAM_LIKELIHOOD, "likelihood", 0, 2, VAE_LIKELIHOOD_BERNOULLI, INTEGRAL | ARCH},
+    [S_SEED] = {VAE_PARAM_SEED, "seed", 0, 9007199254740992.0 /* 2^53 */, 1, INTEGRAL | ARCH},
+    [S_LEAKY_SLOPE] = {VAE_PARAM_LEAKY_SLOPE, "leaky_slope", 0, 1, 0.01, ARCH},
+    [S_BETA] = {VAE_PARAM_BETA, "beta", 0, 1e6, 1, 0},
+    [S_KL_SCHEDULE] = {VAE_PARAM_KL_SCHEDULE, "kl_schedule", 0, 2, VAE_KL_CONSTANT, INTEGRAL},
+    [S_KL_WARMUP_STEPS] = {VAE_PARAM_KL_WARMUP_STEPS, "kl_warmup_steps", 0, 1e12, 0, INTEGRAL},
+    [S_KL_CYCLE_STEPS] = {VAE_PARAM_KL_CYCLE_STEPS, "kl_cycle_steps", 0, 1e12, 0, INTEGRAL},
+    [S_FREE_BITS] = {VAE_PARAM_FREE_BITS, "free_bits", 0, 1e3, 0, 0},
+    [S_BINARIZE] = {VAE_PARAM_BINARIZE, "binarize", 0, 1, 0, INTEGRAL},
+    [S_GAUSSIAN_LOGVAR] = {VAE_PARAM_GAUSSIAN_LOGVAR, "gaussian_logvar", -20, 20, 0, 0},
+    [S_LOGVAR_MIN] = {VAE_PARAM_LOGVAR_MIN, "logvar_min", -80, 80, -30, 0},
+    [S_LOGVAR_MAX] = {VAE_PARAM_LOGVAR_MAX, "logvar_max", -80, 80, 20, 0},
+    [S_EVAL_USE_MEAN] = {VAE_PARAM_EVAL_USE_MEAN, "eval_use_mean", 0, 1, 0, INTEGRAL},
+};
+
+int vaei_param_slot(vae_param p)
+{
+    for (int i = 0; i < VAEI_NSLOTS; i++)
+        if (params[i].id == p) return i;
+    return -1;
+}
+
+int vaei_param_is_arch(int slot)
+{
+    return (params[slot].flags & ARCH) != 0;
+}
+
+vae_status vaei_param_check(int slot, double v)
+{
+    VAEI_CHECK(isfinite(v) && v >= params[slot].lo && v <= params[slot].hi,
+               VAE_ERR_INVALID_ARGUMENT, "%s = %g is outside [%g, %g]", params[slot].name, v,
+               params[slot].lo, params[slot].hi);
+    VAEI_CHECK(!(params[slot].flags & INTEGRAL) || v == floor(v), VAE_ERR_INVALID_ARGUMENT,
+               "%s = %g must be a whole number", params[slot].name, v);
+    return VAE_OK;
+}
+
+void vaei_config_defaults(struct vae_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < VAEI_NSLOTS; i++) c->v[i] = params[i].def;
+    for (int s = 0; s < 2; s++) {
+        c->n_hidden[s] = 1;
+        c->hidden[s][0] = 400;
+    }
+}
+
+vae_status vaei_config_validate(const struct vae_config *c)
+{
+    for (int i = 0; i < VAEI_NSLOTS; i++) VAEI_TRY(vaei_param_check(i, c->v[i]));
+    VAEI_CHECK(c->v[S_LOGVAR_MIN] < c->v[S_LOGVAR_MAX], VAE_ERR_INVALID_ARGUMENT,
+               "logvar_min (%g) must be below logvar_max (%g)", c->v[S_LOGVAR_MIN],
+               c->v[S_LOGVAR_MAX]);
+    for (int s = 0; s < 2; s++) {
+        VAEI_CHECK(c->n_hidden[s] >= 1 && c->n_hidden[s] <= VAEI_MAX_LAYERS,
+                   VAE_ERR_INVALID_ARGUMENT, "%s has %zu hidden layers, not 1 to %d",
+                   s ? "decoder" : "encoder", c->n_hidden[s], VAEI_MAX_LAYERS);
+        for (size_t l = 0; l < c->n_hidden[s]; l++)
+            VAEI_CHECK(c->hidden[s][l] >= 1 && c->hidden[s][l] <= VAEI_MAX_WIDTH,
+                       VAE_ERR_INVALID_ARGUMENT, "hidden layer width %zu is not in [1, %d]",
+                       c->hidden[s][l], VAEI_MAX_WIDTH);
+    }
+    return VAE_OK;
+}
+
+vae_status vae_config_create(vae_config **out)
+{
+    VAEI_CHECK_ARG(out != NULL);
+    vae_config *c = malloc(sizeof *c);
+    VAEI_CHECK(c != NULL, VAE_ERR_OUT_OF_MEMORY, "vae_config_create: out of memory");
+    vaei_config_defaults(c);
+    *out = c;
+    return VAE_OK;
+}
+
+void vae_config_free(vae_config *cfg)
+{
+    free(cfg);
+}
+
+static vae_status lookup(vae_param p, int *slot)
+{
+    *slot = vaei_param_slot(p);
+    VAEI_CHECK(*slot >= 0, VAE_ERR_INVALID_ARGUMENT, "unknown parameter %d", (int)p);
+    return VAE_OK;
+}
+
+vae_status vae_config_set(vae_config *cfg, vae_param p, double value)
+{
+    int slot;
+    VAEI_CHECK_ARG(cfg != NULL);
+    VAEI_TRY(lookup(p, &slot));
+    VAEI_TRY(vaei_param_check(slot, value));
+    cfg->v[slot] = value;
+    return VAE_OK;
+}
+
+vae_status vae_config_get(const vae_config *cfg, vae_param p, double *value)
+{
+    int slot;
+    VAEI_CHECK_ARG(cfg != NULL && value != NULL);
+    VAEI_TRY(lookup(p, &slot));
+    *value = cfg->v[slot];
+    return VAE_OK;
+}
+
+vae_status vae_config_set_hidden(vae_config *cfg, vae_side side, const size_t *sizes, size_t n)
+{
+    VAEI_CHECK_ARG(cfg != NULL && sizes != NULL);
+    VAEI_CHECK_ARG(side == VAE_ENCODER || side == VAE_DECODER || side == VAE_BOTH);
+    VAEI_CHECK(n >= 1 && n <= VAEI_MAX_LAYERS, VAE_ERR_INVALID_ARGUMENT,
+               "%zu hidden layers: must be 1 to %d", n, VAEI_MAX_LAYERS);
+    for (size_t l = 0; l < n; l++)
+        VAEI_CHECK(sizes[l] >= 1 && sizes[l] <= VAEI_MAX_WIDTH, VAE_ERR_INVALID_ARGUMENT,
+                   "hidden layer width %zu is not in [1, %d]", sizes[l], VAEI_MAX_WIDTH);
+    for (int s = 0; s < 2; s++) {
+        if (!(side & (1 << s))) continue;
+        cfg->n_hidden[s] = n;
+        memcpy(cfg->hidden[s], sizes, n * sizeof *sizes);
+    }
+    return VAE_OK;
+}
+
+vae_status vae_param_bounds(vae_param p, double *lo, double *hi)
+{
+    int slot;
+    VAEI_TRY(lookup(p, &slot));
+    if (lo) *lo = params[slot].lo;
+    if (hi) *hi = params[slot].hi;
+    return VAE_OK;
+}

@@ -1,0 +1,77 @@
+/*
+ * Status strings, the per-thread last-error message, the log callback and the
+ * version queries.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "error.h"
+
+static _Thread_local char last_error[512];
+
+/* Set by the host at start-up; atomics keep concurrent readers well defined. */
+static vae_log_fn log_fn;
+static void *log_user;
+
+const char *vae_status_string(vae_status s)
+{
+    switch (s) {
+    case VAE_OK: return "success";
+    case VAE_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case VAE_ERR_OUT_OF_MEMORY: return "out of memory";
+    case VAE_ERR_IO: return "input/output error";
+    case VAE_ERR_FORMAT: return "malformed file";
+    case VAE_ERR_UNSUPPORTED: return "unsupported";
+    case VAE_ERR_MISMATCH: return "shape mismatch";
+    case VAE_ERR_NUMERIC: return "non-finite loss or gradient";
+    case VAE_ERR_CANCELLED: return "cancelled";
+    case VAE_ERR_LIMIT: return "size limit exceeded";
+    case VAE_ERR_UNAVAILABLE: return "unavailable";
+    case VAE_ERR_CALLBACK: return "callback failed";
+    }
+    return "unknown status";
+}
+
+const char *vae_last_error(void)
+{
+    return last_error;
+}
+
+vae_status vaei_fail(vae_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void vae_log_set(vae_log_fn fn, void *user)
+{
+    __atomic_store_n(&log_user, user, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_fn, fn, __ATOMIC_RELEASE);
+}
+
+void vaei_log(vae_log_level level, const char *fmt, ...)
+{
+    vae_log_fn fn = __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE);
+    if (!fn) return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fn(__atomic_load_n(&log_user, __ATOMIC_RELAXED), level, line);
+}
+
+unsigned vae_version_number(void)
+{
+    return VAE_VERSION_NUMBER;
+}
+
+const char *vae_version_string(void)
+{
+    return VAE_VERSION_STRING;
+}

@@ -1,0 +1,497 @@
+/*
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elbo.h"
+#include "error.h"
+#include "kernels/kernels.h"
+#include "model.h"
+
+/* ------------------------------------------------------------------------ */
+/* Shapes and parameters                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void add_tensor(vae_model *m, const char *name, size_t rows, size_t cols)
+{
+    vaei_tensor *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rows = rows;
+    t->cols = cols;
+    t->offset = m->n_params;
+    m->n_params += rows * cols;
+}
+
+static void add_layer(vae_model *m, vaei_layer *ly, const char *side, const char *tag,
+                      size_t in, size_t out)
+{
+    char name[32];
+    ly->in = in;
+    ly->out = out;
+    ly->w = m->n_params;
+    snprintf(name, sizeof name, "%s.%s.weight", side, tag);
+    add_tensor(m, name, in, out);
+    ly->b = m->n_params;
+    snprintf(name, sizeof name, "%s.%s.bias", side, tag);
+    add_tensor(m, name, 1, out);
+    if (out > m->widest) m->widest = out;
+    if (in > m->widest) m->widest = in;
+}
+
+static void build_layers(vae_model *m)
+{
+    const struct vae_config *c = &m->cfg;
+    char tag[16];
+    size_t in = m->D + m->C;
+    for (size_t l = 0; l < c->n_hidden[0]; l++) {
+        snprintf(tag, sizeof tag, "%zu", l);
+        add_layer(m, &m->enc[l], "encoder", tag, in, c->hidden[0][l]);
+        in = c->hidden[0][l];
+    }
+    add_layer(m, &m->enc[c->n_hidden[0]], "encoder", "head", in, 2 * m->L);
+    m->n_enc = c->n_hidden[0] + 1;
+
+    in = m->L + m->C;
+    for (size_t l = 0; l < c->n_hidden[1]; l++) {
+        snprintf(tag, sizeof tag, "%zu", l);
+        add_layer(m, &m->dec[l], "decoder", tag, in, c->hidden[1][l]);
+        in = c->hidden[1][l];
+    }
+    add_layer(m, &m->dec[c->n_hidden[1]], "decoder", "out", in, m->D);
+    m->n_dec = c->n_hidden[1] + 1;
+
+    if ((int)VAEI_CFG(m, S_LIKELIHOOD) == VAE_LIKELIHOOD_GAUSSIAN_LEARNED) {
+        m->px_logvar = m->n_params;
+        add_tensor(m, "decoder.logvar", 1, m->D);
+    }
+}
+
+/* PyTorch's nn.Linear default: weights and biases uniform in
+ * [-1/sqrt(fan_in), 1/sqrt(fan_in)]. */
+static void init_layer(vae_model *m, const vaei_layer *ly)
+{
+    const double bound = 1.0 / sqrt((double)ly->in);
+    float *p = m->params + ly->w;
+    for (size_t i = 0; i < ly->in * ly->out + ly->out; i++)
+        p[i] = (float)((2.0 * vaei_rng_uniform(&m->rng) - 1.0) * bound);
+}
+
+static void init_params(vae_model *m)
+{
+    for (size_t l = 0; l < m->n_enc; l++) init_layer(m, &m->enc[l]);
+    for (size_t l = 0; l < m->n_dec; l++) init_layer(m, &m->dec[l]);
+    if ((int)VAEI_CFG(m, S_LIKELIHOOD) == VAE_LIKELIHOOD_GAUSSIAN_LEARNED)
+        for (size_t j = 0; j < m->D; j++)
+            m->params[m->px_logvar + j] = (float)VAEI_CFG(m, S_GAUSSIAN_LOGVAR);
+}
+
+vae_status vaei_model_new(vae_model **out, const struct vae_config *cfg, int init,
+                          size_t expect_params)
+{
+    VAEI_TRY(vaei_config_validate(cfg));
+    vae_model *m = calloc(1, sizeof *m);
+    VAEI_CHECK(m != NULL, VAE_ERR_OUT_OF_MEMORY, "vae_model_create: out of memory");
+    m->cfg = *cfg;
+    m->D = (size_t)cfg->v[S_INPUT_DIM];
+    m->L = (size_t)cfg->v[S_LATENT_DIM];
+    m->C = (size_t)cfg->v[S_COND_DIM];
+    build_layers(m);
+    if (expect_params && expect_params != m->n_params) {
+        const size_t need = m->n_params;
+        vae_model_free(m);
+        return vaei_fail(VAE_ERR_FORMAT, "%zu parameters stored but the architecture needs %zu",
+                         expect_params, need);
+    }
+    m->params = calloc(m->n_params, sizeof *m->params);
+    m->grads = calloc(m->n_params, sizeof *m->grads);
+    if (!m->params || !m->grads) {
+        vae_model_free(m);
+        return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "vae_model_create: no memory for %zu parameters",
+                         m->n_params);
+    }
+    vaei_rng_seed(&m->rng, (uint64_t)cfg->v[S_SEED]);
+    if (init) init_params(m);
+    *out = m;
+    return VAE_OK;
+}
+
+vae_status vae_model_create(vae_model **out, const vae_config *cfg)
+{
+    VAEI_CHECK_ARG(out != NULL && cfg != NULL);
+    return vaei_model_new(out, cfg, 1, 0);
+}
+
+void vae_model_free(vae_model *m)
+{
+    if (!m) return;
+    free(m->ws.mem);
+    free(m->params);
+    free(m->grads);
+    free(m);
+}
+
+vae_status vae_model_set(vae_model *m, vae_param p, double value)
+{
+    VAEI_CHECK_ARG(m != NULL);
+    const int slot = vaei_param_slot(p);
+    VAEI_CHECK(slot >= 0, VAE_ERR_INVALID_ARGUMENT, "unknown parameter %d", (int)p);
+    VAEI_CHECK(!vaei_param_is_arch(slot), VAE_ERR_INVALID_ARGUMENT,
+               "parameter %d is part of the architecture: fixed once the model exists", (int)p);
+    VAEI_TRY(vaei_param_check(slot, value));
+    struct vae_config next = m->cfg;
+    next.v[slot] = value;
+    VAEI_TRY(vaei_config_validate(&next));
+    m->cfg = next;
+    return VAE_OK;
+}
+
+vae_status vae_model_get(const vae_model *m, vae_param p, double *value)
+{
+    VAEI_CHECK_ARG(m != NULL);
+    return vae_config_get(&m->cfg, p, value);
+}
+
+vae_status vae_model_hidden(const vae_model *m, vae_side side, size_t *sizes, size_t cap,
+                            size_t *n)
+{
+    VAEI_CHECK_ARG(m != NULL && n != NULL && (sizes != NULL || cap == 0));
+    VAEI_CHECK_ARG(side == VAE_ENCODER || side == VAE_DECODER);
+    const int s = side == VAE_DECODER;
+    for (size_t l = 0; l < m->cfg.n_hidden[s] && l < cap; l++) sizes[l] = m->cfg.hidden[s][l];
+    *n = m->cfg.n_hidden[s];
+    return VAE_OK;
+}
+
+size_t vae_model_param_count(const vae_model *m)
+{
+    return m ? m->n_params : 0;
+}
+
+float *vae_model_params(vae_model *m)
+{
+    return m ? m->params : NULL;
+}
+
+float *vae_model_grads(vae_model *m)
+{
+    return m ? m->grads : NULL;
+}
+
+size_t vae_model_tensor_count(const vae_model *m)
+{
+    return m ? m->n_tensors : 0;
+}
+
+vae_status vae_model_tensor_info(const vae_model *m, size_t i, const char **name, size_t *rows,
+                                 size_t *cols, size_t *offset)
+{
+    VAEI_CHECK_ARG(m != NULL);
+    VAEI_CHECK(i < m->n_tensors, VAE_ERR_INVALID_ARGUMENT, "tensor %zu of %zu", i, m->n_tensors);
+    const vaei_tensor *t = &m->tensors[i];
+    if (name) *name = t->name;
+    if (rows) *rows = t->rows;
+    if (cols) *cols = t->cols;
+    if (offset) *offset = t->offset;
+    return VAE_OK;
+}
+
+uint64_t vae_model_steps(const vae_model *m)
+{
+    return m ? m->steps : 0;
+}
+
+uint64_t vae_model_epochs(const vae_model *m)
+{
+    return m ? m->epochs : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workspace                                                                */
+/* ------------------------------------------------------------------------ */
+
+vae_status vaei_model_reserve(vae_model *m, size_t n)
+{
+    vaei_workspace *ws = &m->ws;
+    if (n <= ws->cap) return VAE_OK;
+    /* Floats per row of every buffer, then one allocation carved in order. */
+    size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest;
+    for (size_t l = 0; l < m->n_enc; l++) per_row += m->enc[l].out;
+    for (size_t l = 0; l < m->n_dec; l++) per_row += m->dec[l].out;
+    VAEI_CHECK(n <= (SIZE_MAX / sizeof(float) - m->L) / per_row, VAE_ERR_LIMIT,
+               "batch of %zu rows is too large", n);
+    float *mem = malloc((n * per_row + 2 * m->L) * sizeof(float));
+    VAEI_CHECK(mem != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory for a batch of %zu rows", n);
+    free(ws->mem);
+    ws->mem = mem;
+    ws->cap = n;
+    float *p = mem;
+#define CARVE(ptr, width) (ptr = p, p += n * (width))
+    CARVE(ws->x0, m->D + m->C);
+    for (size_t l = 0; l < m->n_enc; l++) CARVE(ws->enc[l], m->enc[l].out);
+    CARVE(ws->eps, m->L);
+    CARVE(ws->z, m->L + m->C);
+    for (size_t l = 0; l < m->n_dec; l++) CARVE(ws->dec[l], m->dec[l].out);
+    CARVE(ws->g0, m->widest);
+    CARVE(ws->g1, m->widest);
+#undef CARVE
+    ws->kl_dim = (double *)(void *)p; /* 2L floats = L doubles; mem is malloc-aligned and
+                                         every offset before is a multiple of n floats */
+    return VAE_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Activations                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* h = act(h + b) over rows [n x w], in place. */
+static void bias_act(float *h, size_t n, size_t w, const float *b, int act, float slope)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *r = h + i * w;
+        switch (act) {
+        case VAE_ACTIVATION_RELU:
+            for (size_t j = 0; j < w; j++) r[j] = fmaxf(r[j] + b[j], 0.0f);
+            break;
+        case VAE_ACTIVATION_TANH:
+            for (size_t j = 0; j < w; j++) r[j] = tanhf(r[j] + b[j]);
+            break;
+        case VAE_ACTIVATION_LEAKY_RELU:
+            for (size_t j = 0; j < w; j++) {
+                const float a = r[j] + b[j];
+                r[j] = a > 0.0f ? a : slope * a;
+            }
+            break;
+        case VAE_ACTIVATION_ELU:
+            for (size_t j = 0; j < w; j++) {
+                const float a = r[j] + b[j];
+                r[j] = a > 0.0f ? a : expm1f(a);
+            }
+            break;
+        case VAE_ACTIVATION_SOFTPLUS:
+            /* log(1 + e^a) = max(a, 0) + log1p(e^-|a|) */
+            for (size_t j = 0; j < w; j++) {
+                const float a = r[j] + b[j];
+                r[j] = fmaxf(a, 0.0f) + log1pf(expf(-fabsf(a)));
+            }
+            break;
+        default:
+            for (size_t j = 0; j < w; j++) r[j] += b[j];
+        }
+    }
+}
+
+static void bias_only(float *h, size_t n, size_t w, const float *b)
+{
+    bias_act(h, n, w, b, -1, 0.0f);
+}
+
+/* g *= act'(a), written in terms of the output h = act(a), which is what
+ * the forward pass kept: relu' = [h > 0], tanh' = 1 - h^2,
+ * elu' = h > 0 ? 1 : h + 1, softplus' = sigmoid(a) = 1 - exp(-h). */
+static void act_backward(float *g, const float *h, size_t count, int act, float slope)
+{
+    switch (act) {
+    case VAE_ACTIVATION_RELU:
+        for (size_t i = 0; i < count; i++) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
+        break;
+    case VAE_ACTIVATION_TANH:
+        for (size_t i = 0; i < count; i++) g[i] *= 1.0f - h[i] * h[i];
+        break;
+    case VAE_ACTIVATION_LEAKY_RELU:
+        for (size_t i = 0; i < count; i++) g[i] *= h[i] > 0.0f ? 1.0f : slope;
+        break;
+    case VAE_ACTIVATION_ELU:
+        for (size_t i = 0; i < count; i++) g[i] *= h[i] > 0.0f ? 1.0f : h[i] + 1.0f;
+        break;
+    case VAE_ACTIVATION_SOFTPLUS:
+        for (size_t i = 0; i < count; i++) g[i] *= -expm1f(-h[i]);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Forward                                                                  */
+/* ------------------------------------------------------------------------ */
+
+vae_status vaei_check_inputs(const vae_model *m, const float *x, size_t ldx, size_t n)
+{
+    const int bernoulli = (int)VAEI_CFG(m, S_LIKELIHOOD) == VAE_LIKELIHOOD_BERNOULLI;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m->D; j++) {
+            const float v = x[i * ldx + j];
+            VAEI_CHECK(isfinite(v), VAE_ERR_INVALID_ARGUMENT,
+                       "input row %zu, column %zu is not finite", i, j);
+            VAEI_CHECK(!bernoulli || (v >= 0.0f && v <= 1.0f), VAE_ERR_INVALID_ARGUMENT,
+                       "input row %zu, column %zu is %g: the Bernoulli likelihood needs "
+                       "values in [0, 1]", i, j, (double)v);
+        }
+    return VAE_OK;
+}
+
+/* Hidden layers then the output layer (bias only) of one side. */
+static vae_status side_forward(vae_model *m, const vaei_layer *ly, size_t nl, float *const *h,
+                               const float *in, size_t ldin, size_t n)
+{
+    const int act = (int)VAEI_CFG(m, S_ACTIVATION);
+    const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
+    for (size_t l = 0; l < nl; l++) {
+        VAEI_TRY(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, n, ly[l].out, ly[l].in, 1.0f, in, ldin,
+                           m->params + ly[l].w, ly[l].out, 0.0f, h[l], ly[l].out));
+        if (l + 1 < nl)
+            bias_act(h[l], n, ly[l].out, m->params + ly[l].b, act, slope);
+        else
+            bias_only(h[l], n, ly[l].out, m->params + ly[l].b);
+        in = h[l];
+        ldin = ly[l].out;
+    }
+    return VAE_OK;
+}
+
+vae_status vaei_encoder_forward(vae_model *m, const float *x, size_t ldx, size_t n)
+{
+    VAEI_TRY(side_forward(m, m->enc, m->n_enc, m->ws.enc, x, ldx, n));
+    /* Clamp the log-variance so exp() stays finite; documented range. */
+    const float lo = (float)VAEI_CFG(m, S_LOGVAR_MIN), hi = (float)VAEI_CFG(m, S_LOGVAR_MAX);
+    float *S = m->ws.enc[m->n_enc - 1];
+    for (size_t i = 0; i < n; i++) {
+        float *lv = S + i * 2 * m->L + m->L;
+        for (size_t k = 0; k < m->L; k++) lv[k] = fminf(fmaxf(lv[k], lo), hi);
+    }
+    return VAE_OK;
+}
+
+void vaei_reparameterize(vae_model *m, const float *x, size_t ldx, size_t n)
+{
+    const size_t L = m->L, C = m->C;
+    const float *S = m->ws.enc[m->n_enc - 1];
+    for (size_t i = 0; i < n; i++) {
+        const float *mu = S + i * 2 * L, *lv = mu + L, *eps = m->ws.eps + i * L;
+        float *z = m->ws.z + i * (L + C);
+        for (size_t k = 0; k < L; k++) z[k] = mu[k] + expf(0.5f * lv[k]) * eps[k];
+        if (C) memcpy(z + L, x + i * ldx + m->D, C * sizeof *z);
+    }
+}
+
+vae_status vaei_decoder_forward(vae_model *m, size_t n)
+{
+    return side_forward(m, m->dec, m->n_dec, m->ws.dec, m->ws.z, m->L + m->C, n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loss and backward                                                        */
+/* ------------------------------------------------------------------------ */
+
+double vaei_kl_weight(const vae_model *m)
+{
+    const double beta = VAEI_CFG(m, S_BETA);
+    const double warm = VAEI_CFG(m, S_KL_WARMUP_STEPS), cycle = VAEI_CFG(m, S_KL_CYCLE_STEPS);
+    const double step = (double)m->steps;
+    switch ((int)VAEI_CFG(m, S_KL_SCHEDULE)) {
+    case VAE_KL_LINEAR:
+        return warm > 0 ? beta * fmin(1.0, step / warm) : beta;
+    case VAE_KL_CYCLICAL: {
+        if (cycle <= 0) return beta;
+        /* Fu et al. 2019: ramp over the first `warm` steps of every cycle
+         * (half the cycle when warm is 0), then hold beta. */
+        const double ramp = warm > 0 ? fmin(warm, cycle) : 0.5 * cycle;
+        return beta * fmin(1.0, fmod(step, cycle) / ramp);
+    }
+    default:
+        return beta;
+    }
+}
+
+/* Bias gradient: column sums of g [n x w]. */
+static void bias_grad(float *db, const float *g, size_t n, size_t w)
+{
+    for (size_t j = 0; j < w; j++) db[j] = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < w; j++) db[j] += g[i * w + j];
+}
+
+/* Back through one side, from g = d objective / d output of its last layer.
+ * Leaves in *g the gradient with respect to the first `keep` columns of the
+ * side's input (keep 0: not needed). *spare is the other ping-pong buffer. */
+static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, float *const *h,
+                                const float *in, size_t ldin, size_t n, float **g,
+                                float **spare, size_t keep)
+{
+    const int act = (int)VAEI_CFG(m, S_ACTIVATION);
+    const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
+    for (size_t l = nl; l-- > 0;) {
+        const float *x = l ? h[l - 1] : in;
+        const size_t ldx = l ? ly[l - 1].out : ldin;
+        /* dW = x^T g, db = colsum(g) */
+        VAEI_TRY(vaei_gemm(VAE_TRANS, VAE_NO_TRANS, ly[l].in, ly[l].out, n, 1.0f, x, ldx, *g,
+                           ly[l].out, 0.0f, m->grads + ly[l].w, ly[l].out));
+        bias_grad(m->grads + ly[l].b, *g, n, ly[l].out);
+        const size_t width = l ? ly[l].in : keep;
+        if (width == 0) continue;
+        /* dx = g W^T (only the first `width` rows of W when l == 0) */
+        VAEI_TRY(vaei_gemm(VAE_NO_TRANS, VAE_TRANS, n, width, ly[l].out, 1.0f, *g, ly[l].out,
+                           m->params + ly[l].w, ly[l].out, 0.0f, *spare, width));
+        if (l) act_backward(*spare, h[l - 1], n * width, act, slope);
+        float *t = *g;
+        *g = *spare;
+        *spare = t;
+    }
+    return VAE_OK;
+}
+
+vae_status vaei_model_loss(vae_model *m, const float *x, size_t ldx, size_t n, int grads,
+                           vae_loss *loss)
+{
+    vaei_workspace *ws = &m->ws;
+    const size_t D = m->D, L = m->L;
+    const float scale = 1.0f / (float)n;
+    const int lik = (int)VAEI_CFG(m, S_LIKELIHOOD);
+    const float *out = ws->dec[m->n_dec - 1];
+    const float *S = ws->enc[m->n_enc - 1];
+    float *g = ws->g0, *spare = ws->g1; /* gradient ping-pong */
+
+    double recon;
+    if (lik == VAE_LIKELIHOOD_BERNOULLI) {
+        recon = vaei_recon_bernoulli(n, D, x, ldx, out, grads ? g : NULL, scale);
+    } else {
+        const int learned = lik == VAE_LIKELIHOOD_GAUSSIAN_LEARNED;
+        const float fixed = (float)VAEI_CFG(m, S_GAUSSIAN_LOGVAR);
+        float *dlv = NULL;
+        if (grads && learned) {
+            dlv = m->grads + m->px_logvar;
+            memset(dlv, 0, D * sizeof *dlv);
+        }
+        recon = vaei_recon_gaussian(n, D, x, ldx, out, learned ? m->params + m->px_logvar : &fixed,
+                                    learned, grads ? g : NULL, dlv, scale);
+    }
+    const double kl = vaei_kl(n, L, S, ws->kl_dim);
+    const double w = vaei_kl_weight(m), free_bits = VAEI_CFG(m, S_FREE_BITS);
+    if (loss) {
+        loss->recon = recon / (double)n;
+        loss->kl = kl / (double)n;
+        loss->total = loss->recon + loss->kl;
+        loss->objective = loss->recon + w * vaei_kl_penalty(n, L, ws->kl_dim, free_bits);
+        loss->kl_weight = w;
+    }
+    if (!grads) return VAE_OK;
+
+    /* Decoder: from d/d output down to dz = d/dz [n x L], left in g. */
+    VAEI_TRY(side_backward(m, m->dec, m->n_dec, ws->dec, ws->z, L + m->C, n, &g, &spare, L));
+
+    /* Encoder head: dS = KL gradient + dz through z = mu + exp(lv/2) eps:
+     * dmu += dz, dlv += dz * eps * exp(lv/2) / 2 (0 where lv was clamped). */
+    float *dS = spare;
+    vaei_kl_grad(n, L, S, ws->kl_dim, w, free_bits, dS, scale);
+    const float lo = (float)VAEI_CFG(m, S_LOGVAR_MIN), hi = (float)VAEI_CFG(m, S_LOGVAR_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const float *dz = g + i * L, *eps = ws->eps + i * L, *lv = S + i * 2 * L + L;
+        float *dmu = dS + i * 2 * L, *dlv = dmu + L;
+        for (size_t k = 0; k < L; k++) {
+            dmu[k] += dz[k];
+            if (lv[k] > lo && lv[k] < hi) dlv[k] += dz[k] * eps[k] * 0.5f * expf(0.5f * lv[k]);
+        }
+    }
+    return side_backward(m, m->enc, m->n_enc, ws->enc, x, ldx, n, &dS, &g, 0);
+}

@@ -1,0 +1,242 @@
+/*
+ * Training and evaluation: a batch through the model, a step, an epoch over
+ * a dataset, the mean loss over a dataset.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "error.h"
+#include "kernels/kernels.h"
+#include "model.h"
+#include "optim.h"
+
+enum { EVAL_CHUNK = 256 };
+
+/* Noise streams other than training's, derived from the seed so that
+ * evaluation and shuffling never disturb the training noise. */
+static uint64_t stream_seed(const vae_model *m, uint64_t tag, uint64_t index)
+{
+    return vaei_mix64(vaei_mix64((uint64_t)VAEI_CFG(m, S_SEED) ^ tag) + index);
+}
+#define STREAM_SHUFFLE 0x5348554646ull /* "SHUFF" */
+#define STREAM_EVAL 0x4556414cull      /* "EVAL" */
+
+/* Forward passes and loss of rows x [n x ldx]; eps must be in ws.eps. */
+static vae_status batch_pass(vae_model *m, const float *x, size_t ldx, size_t n, int grads,
+                             vae_loss *loss)
+{
+    VAEI_TRY(vaei_encoder_forward(m, x, ldx, n));
+    vaei_reparameterize(m, x, ldx, n);
+    VAEI_TRY(vaei_decoder_forward(m, n));
+    return vaei_model_loss(m, x, ldx, n, grads, loss);
+}
+
+static vae_status check_finite(const vae_model *m, const vae_loss *loss)
+{
+    VAEI_CHECK(isfinite(loss->objective) && isfinite(loss->total), VAE_ERR_NUMERIC,
+               "step %llu: the loss is not finite (recon %g, kl %g)",
+               (unsigned long long)m->steps, loss->recon, loss->kl);
+    for (size_t i = 0; i < m->n_params; i++)
+        VAEI_CHECK(isfinite(m->grads[i]), VAE_ERR_NUMERIC,
+                   "step %llu: the gradient of parameter %zu is not finite",
+                   (unsigned long long)m->steps, i);
+    return VAE_OK;
+}
+
+/* Dynamic binarisation: x <- 1 with probability x, else 0, per batch. */
+static void binarize(vae_model *m, float *x, size_t ldx, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m->D; j++)
+            x[i * ldx + j] = vaei_rng_uniform(&m->rng) < x[i * ldx + j] ? 1.0f : 0.0f;
+}
+
+/* Rows for the forward pass from a caller's x and cond: x itself when it
+ * can be used as it is, else a copy [x | c] (binarised in training). */
+static vae_status stage_inputs(vae_model *m, const float *x, const float *cond, size_t n,
+                               int training, const float **rows, size_t *ld)
+{
+    VAEI_CHECK(n >= 1, VAE_ERR_INVALID_ARGUMENT, "batch size is 0");
+    VAEI_CHECK(x != NULL, VAE_ERR_INVALID_ARGUMENT, "input rows are NULL");
+    VAEI_CHECK(m->C == 0 || cond != NULL, VAE_ERR_INVALID_ARGUMENT,
+               "the model takes a conditioning vector of %zu floats, but cond is NULL", m->C);
+    VAEI_CHECK(m->C > 0 || cond == NULL, VAE_ERR_INVALID_ARGUMENT,
+               "the model has no conditioning input, but cond was given");
+    VAEI_TRY(vaei_check_inputs(m, x, m->D, n));
+    VAEI_TRY(vaei_model_reserve(m, n));
+    const int bin = training && VAEI_CFG(m, S_BINARIZE) != 0;
+    if (m->C == 0 && !bin) {
+        *rows = x;
+        *ld = m->D;
+        return VAE_OK;
+    }
+    const size_t w = m->D + m->C;
+    float *x0 = m->ws.x0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(x0 + i * w, x + i * m->D, m->D * sizeof *x0);
+        if (m->C) {
+            for (size_t k = 0; k < m->C; k++)
+                VAEI_CHECK(isfinite(cond[i * m->C + k]), VAE_ERR_INVALID_ARGUMENT,
+                           "cond row %zu, column %zu is not finite", i, k);
+            memcpy(x0 + i * w + m->D, cond + i * m->C, m->C * sizeof *x0);
+        }
+    }
+    if (bin) binarize(m, x0, w, n);
+    *rows = x0;
+    *ld = w;
+    return VAE_OK;
+}
+
+vae_status vae_model_backward(vae_model *m, const float *x, const float *cond, size_t n,
+                              vae_loss *loss)
+{
+    const float *rows = NULL;
+    size_t ld = 0;
+    vae_loss l;
+    VAEI_CHECK_ARG(m != NULL);
+    VAEI_TRY(stage_inputs(m, x, cond, n, 1, &rows, &ld));
+    vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
+    VAEI_TRY(batch_pass(m, rows, ld, n, 1, &l));
+    VAEI_TRY(check_finite(m, &l));
+    if (loss) *loss = l;
+    return VAE_OK;
+}
+
+vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x,
+                                const float *cond, size_t n, vae_loss *loss)
+{
+    VAEI_CHECK_ARG(m != NULL && opt != NULL);
+    VAEI_CHECK(opt->model == m, VAE_ERR_INVALID_ARGUMENT,
+               "the optimizer belongs to another model");
+    VAEI_TRY(vae_model_backward(m, x, cond, n, loss));
+    return vae_optimizer_step(opt);
+}
+
+/* Rows of a dataset into ws.x0 [x | one-hot(label)], checked for the likelihood. */
+static vae_status stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx,
+                                size_t n)
+{
+    const size_t w = m->D + m->C;
+    float *x0 = m->ws.x0;
+    vaei_dataset_gather(ds, idx, n, x0, w);
+    if (m->C) {
+        for (size_t i = 0; i < n; i++) {
+            float *c = x0 + i * w + m->D;
+            memset(c, 0, m->C * sizeof *c);
+            c[ds->labels[idx[i]]] = 1.0f;
+        }
+    }
+    /* Byte data is in [0,1] by construction; float data must be checked. */
+    return ds->f32 ? vaei_check_inputs(m, x0, w, n) : VAE_OK;
+}
+
+static vae_status check_dataset(const vae_model *m, const vae_dataset *ds)
+{
+    VAEI_CHECK(ds->dim == m->D, VAE_ERR_MISMATCH,
+               "the dataset has %zu values per sample but the model takes %zu", ds->dim, m->D);
+    if (m->C) {
+        VAEI_CHECK(ds->labels != NULL, VAE_ERR_MISMATCH,
+                   "the model is conditional but the dataset has no labels");
+        VAEI_CHECK(ds->num_classes <= m->C, VAE_ERR_MISMATCH,
+                   "the dataset has %zu classes but the model's conditioning holds %zu",
+                   ds->num_classes, m->C);
+    }
+    return VAE_OK;
+}
+
+static void accumulate(vae_loss *sum, const vae_loss *l, double w)
+{
+    sum->total += w * l->total;
+    sum->recon += w * l->recon;
+    sum->kl += w * l->kl;
+    sum->objective += w * l->objective;
+    sum->kl_weight += w * l->kl_weight;
+}
+
+static void scale_loss(vae_loss *l, double s)
+{
+    l->total *= s;
+    l->recon *= s;
+    l->kl *= s;
+    l->objective *= s;
+    l->kl_weight *= s;
+}
+
+vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, size_t batch,
+                           vae_progress_fn progress, void *user, vae_loss *mean)
+{
+    VAEI_CHECK_ARG(m != NULL && opt != NULL && ds != NULL);
+    VAEI_CHECK(batch >= 1, VAE_ERR_INVALID_ARGUMENT, "batch size is 0");
+    VAEI_CHECK(opt->model == m, VAE_ERR_INVALID_ARGUMENT,
+               "the optimizer belongs to another model");
+    VAEI_TRY(check_dataset(m, ds));
+    if (batch > ds->n) batch = ds->n;
+    VAEI_TRY(vaei_model_reserve(m, batch));
+    size_t *perm = malloc(ds->n * sizeof *perm);
+    VAEI_CHECK(perm != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory to shuffle %zu samples", ds->n);
+
+    /* The order depends only on the seed and the epoch number, so a resumed
+     * run sees the same batches as an uninterrupted one. */
+    vaei_rng order;
+    vaei_rng_seed(&order, stream_seed(m, STREAM_SHUFFLE, m->epochs));
+    vaei_rng_permutation(&order, perm, ds->n);
+
+    const size_t batches = (ds->n + batch - 1) / batch, w = m->D + m->C;
+    vae_loss sum = {0}, l;
+    size_t seen = 0;
+    vae_status s = VAE_OK;
+    for (size_t b = 0; b < batches && s == VAE_OK; b++) {
+        const size_t first = b * batch, n = ds->n - first < batch ? ds->n - first : batch;
+        s = stage_dataset(m, ds, perm + first, n);
+        if (s != VAE_OK) break;
+        if (VAEI_CFG(m, S_BINARIZE) != 0) binarize(m, m->ws.x0, w, n);
+        vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
+        s = batch_pass(m, m->ws.x0, w, n, 1, &l);
+        if (s == VAE_OK) s = check_finite(m, &l);
+        if (s == VAE_OK) s = vae_optimizer_step(opt);
+        if (s != VAE_OK) break;
+        accumulate(&sum, &l, (double)n);
+        seen += n;
+        if (progress && progress(user, b, batches, &l) != 0 && b + 1 < batches)
+            s = vaei_fail(VAE_ERR_CANCELLED, "training stopped by the progress callback after "
+                          "batch %zu of %zu", b + 1, batches);
+    }
+    free(perm);
+    if (seen && mean) {
+        scale_loss(&sum, 1.0 / (double)seen);
+        *mean = sum;
+    }
+    if (s == VAE_OK) m->epochs++;
+    return s;
+}
+
+vae_status vae_model_evaluate(vae_model *m, vae_dataset *ds, vae_loss *mean)
+{
+    VAEI_CHECK_ARG(m != NULL && ds != NULL && mean != NULL);
+    VAEI_TRY(check_dataset(m, ds));
+    const size_t chunk = ds->n < EVAL_CHUNK ? ds->n : EVAL_CHUNK, w = m->D + m->C;
+    VAEI_TRY(vaei_model_reserve(m, chunk));
+    size_t idx[EVAL_CHUNK];
+    vaei_rng noise;
+    vaei_rng_seed(&noise, stream_seed(m, STREAM_EVAL, 0));
+    const int use_mean = VAEI_CFG(m, S_EVAL_USE_MEAN) != 0;
+    vae_loss sum = {0}, l;
+    for (size_t first = 0; first < ds->n; first += chunk) {
+        const size_t n = ds->n - first < chunk ? ds->n - first : chunk;
+        for (size_t i = 0; i < n; i++) idx[i] = first + i;
+        VAEI_TRY(stage_dataset(m, ds, idx, n));
+        if (use_mean)
+            memset(m->ws.eps, 0, n * m->L * sizeof *m->ws.eps);
+        else
+            vaei_rng_normal(&noise, m->ws.eps, n * m->L);
+        VAEI_TRY(batch_pass(m, m->ws.x0, w, n, 0, &l));
+        accumulate(&sum, &l, (double)n);
+    }
+    scale_loss(&sum, 1.0 / (double)ds->n);
+    *mean = sum;
+    return VAE_OK;
+}

@@ -1,0 +1,63 @@
+/*
+ * Helpers shared by the tests: the bundled data, a small model, temp dirs.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef VAE_TEST_COMMON_H
+#define VAE_TEST_COMMON_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vae/vae.h"
+
+#define ASSERT_OK(expr)                                                            \
+    do {                                                                           \
+        vae_status s_ = (expr);                                                    \
+        if (s_ != VAE_OK) fail_msg("%s: %s: %s", #expr, vae_status_string(s_), vae_last_error()); \
+    } while (0)
+
+/* The bundled MNIST subset's train (which = "train") or test ("t10k") split. */
+static inline vae_dataset *load_mnist(const char *which)
+{
+    char img[1024], lab[1024];
+    snprintf(img, sizeof img, "%s/%s-images-idx3-ubyte.gz", VAE_TEST_DATA, which);
+    snprintf(lab, sizeof lab, "%s/%s-labels-idx1-ubyte.gz", VAE_TEST_DATA, which);
+    vae_dataset *ds = NULL;
+    ASSERT_OK(vae_dataset_load_idx(&ds, img, lab, 0));
+    return ds;
+}
+
+/* The first n samples of ds as a new borrowed-free copy. */
+static inline vae_dataset *head_of(const vae_dataset *ds, size_t n)
+{
+    const size_t d = vae_dataset_dim(ds);
+    float *x = malloc(n * d * sizeof *x);
+    int32_t *y = malloc(n * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    ASSERT_OK(vae_dataset_get(ds, 0, n, x, y));
+    vae_dataset *out = NULL;
+    ASSERT_OK(vae_dataset_from_f32(&out, x, n, d, y, 0));
+    free(x);
+    free(y);
+    return out;
+}
+
+/* A model of the lesson's shape with a smaller hidden layer, for speed. */
+static inline vae_model *small_model(size_t hidden, size_t latent, size_t cond, uint64_t seed)
+{
+    vae_config *cfg = NULL;
+    vae_model *m = NULL;
+    ASSERT_OK(vae_config_create(&cfg));
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_LATENT_DIM, (double)latent));
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_COND_DIM, (double)cond));
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_SEED, (double)seed));
+    ASSERT_OK(vae_config_set_hidden(cfg, VAE_BOTH, &hidden, 1));
+    ASSERT_OK(vae_model_create(&m, cfg));
+    vae_config_free(cfg);
+    return m;
+}
+
+#endif /* VAE_TEST_COMMON_H */

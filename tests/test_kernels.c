@@ -1,0 +1,206 @@
+/*
+ * Every GEMM backend usable here against a double-precision reference, on
+ * random shapes (odd sizes, both transposes, leading dimensions wider than
+ * the matrices, alpha and beta variations). The tolerance is the classical
+ * bound on a float32 dot product of length k:
+ *     |c - c_exact| <= (k + 2) u (|alpha| sum_p |a_ip b_pj| + |beta c_ij|),
+ * u = 2^-24, which holds for any summation order, blocked or fused.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "kernels/kernels.h"
+#include "rng.h"
+
+static float *rand_matrix(vaei_rng *r, size_t rows, size_t ld)
+{
+    float *p = malloc((rows * ld + 1) * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < rows * ld; i++) p[i] = (float)(2.0 * vaei_rng_uniform(r) - 1.0);
+    return p;
+}
+
+static double at(const float *x, size_t ld, vae_transpose t, size_t i, size_t j)
+{
+    return t == VAE_NO_TRANS ? x[i * ld + j] : x[j * ld + i];
+}
+
+/* One random case through the active backend; returns the worst ratio of
+ * error to bound (<= 1 passes). */
+static double one_case(vaei_rng *r, size_t m, size_t n, size_t k, vae_transpose ta,
+                       vae_transpose tb, float alpha, float beta)
+{
+    const size_t arows = ta == VAE_NO_TRANS ? m : k, acols = ta == VAE_NO_TRANS ? k : m;
+    const size_t brows = tb == VAE_NO_TRANS ? k : n, bcols = tb == VAE_NO_TRANS ? n : k;
+    const size_t lda = acols + vaei_rng_below(r, 3), ldb = bcols + vaei_rng_below(r, 3);
+    const size_t ldc = n + vaei_rng_below(r, 3);
+    float *a = rand_matrix(r, arows, lda), *b = rand_matrix(r, brows, ldb);
+    float *c = rand_matrix(r, m, ldc), *c0 = malloc((m * ldc + 1) * sizeof *c0);
+    assert_non_null(c0);
+    if (beta == 0.0f)
+        for (size_t i = 0; i < m * ldc; i++) c[i] = NAN; /* beta 0 must ignore C */
+    memcpy(c0, c, m * ldc * sizeof *c);
+    assert_int_equal(vaei_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), VAE_OK);
+
+    const double u = 0x1.0p-24;
+    double worst = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < ldc; j++) {
+            if (j >= n) { /* padding between rows is never written */
+                assert_memory_equal(&c[i * ldc + j], &c0[i * ldc + j], sizeof(float));
+                continue;
+            }
+            double exact = 0.0, mag = 0.0;
+            for (size_t p = 0; p < k; p++) {
+                const double t = at(a, lda, ta, i, p) * at(b, ldb, tb, p, j);
+                exact += t;
+                mag += fabs(t);
+            }
+            exact *= alpha;
+            mag *= fabs(alpha);
+            if (beta != 0.0f) {
+                exact += (double)beta * c0[i * ldc + j];
+                mag += fabs((double)beta * c0[i * ldc + j]);
+            }
+            const double bound = (double)(k + 2) * u * mag + 1e-30;
+            const double err = fabs((double)c[i * ldc + j] - exact);
+            assert_false(isnan(c[i * ldc + j]));
+            if (err / bound > worst) worst = err / bound;
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(c0);
+    return worst;
+}
+
+static void run_backend(const char *name)
+{
+    assert_int_equal(vae_backend_select(name), VAE_OK);
+    assert_string_equal(vae_backend_active(), name);
+    vaei_rng r;
+    vaei_rng_seed(&r, 2024);
+    static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 100, 129};
+    const size_t ns = sizeof sizes / sizeof sizes[0];
+    double worst = 0.0;
+    for (int t = 0; t < 400; t++) {
+        const size_t m = sizes[vaei_rng_below(&r, ns)], n = sizes[vaei_rng_below(&r, ns)];
+        const size_t k = sizes[vaei_rng_below(&r, ns)];
+        const vae_transpose ta = (vae_transpose)vaei_rng_below(&r, 2);
+        const vae_transpose tb = (vae_transpose)vaei_rng_below(&r, 2);
+        static const float alphas[] = {1.0f, -0.5f, 2.0f}, betas[] = {0.0f, 1.0f, 0.25f};
+        const double w = one_case(&r, m, n, k, ta, tb, alphas[vaei_rng_below(&r, 3)],
+                                  betas[vaei_rng_below(&r, 3)]);
+        if (w > worst) worst = w;
+        if (w > 1.0)
+            fail_msg("%s: %zux%zux%zu ta=%d tb=%d: error %.3g times the float32 bound", name, m,
+                     n, k, ta, tb, w);
+    }
+    /* The training shapes of the lesson's model (batch 128, 784, 400, 2-D latent). */
+    static const size_t shapes[][3] = {{128, 400, 784}, {128, 784, 400}, {784, 400, 128},
+                                       {128, 4, 400},   {128, 400, 2},   {400, 784, 128}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            const double w = one_case(&r, shapes[s][0], shapes[s][1], shapes[s][2],
+                                      (vae_transpose)(t & 1), (vae_transpose)(t >> 1), 1.0f, 0.0f);
+            if (w > 1.0) fail_msg("%s: lesson shape %zu: error %.3g times the bound", name, s, w);
+        }
+}
+
+static void test_every_backend_matches_reference(void **state)
+{
+    (void)state;
+    assert_true(vae_backend_count() >= 1);
+    for (size_t i = 0; i < vae_backend_count(); i++) run_backend(vae_backend_name(i));
+    assert_null(vae_backend_name(vae_backend_count()));
+    assert_int_equal(vae_backend_select("auto"), VAE_OK);
+}
+
+static void test_degenerate_shapes(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < vae_backend_count(); i++) {
+        assert_int_equal(vae_backend_select(vae_backend_name(i)), VAE_OK);
+        /* k = 0 with beta 0 zeroes C; with beta 1 leaves it. */
+        float a[1] = {1}, b[1] = {1}, c[4] = {NAN, NAN, NAN, NAN};
+        assert_int_equal(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, 2, 2, 0, 1.0f, a, 1, b, 2, 0.0f, c, 2), VAE_OK);
+        for (int j = 0; j < 4; j++) assert_true(c[j] == 0.0f);
+        c[0] = 3.0f;
+        assert_int_equal(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, 1, 1, 0, 1.0f, a, 1, b, 1, 1.0f, c, 1), VAE_OK);
+        assert_true(c[0] == 3.0f);
+    }
+}
+
+static void test_select_unknown_backend(void **state)
+{
+    (void)state;
+    const char *before = vae_backend_active();
+    assert_int_equal(vae_backend_select("no-such-backend"), VAE_ERR_UNAVAILABLE);
+    assert_non_null(strstr(vae_last_error(), "no-such-backend"));
+    assert_string_equal(vae_backend_active(), before);
+    assert_int_equal(vae_backend_select(NULL), VAE_ERR_INVALID_ARGUMENT);
+}
+
+static int calls;
+static int failing_sgemm(void *user, vae_transpose ta, vae_transpose tb, size_t m, size_t n,
+                         size_t k, float alpha, const float *a, size_t lda, const float *b,
+                         size_t ldb, float beta, float *c, size_t ldc)
+{
+    (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda;
+    (void)b; (void)ldb; (void)beta; (void)c; (void)ldc;
+    calls++;
+    return *(int *)user;
+}
+
+static void test_custom_sgemm(void **state)
+{
+    (void)state;
+    int result = 0;
+    float a[1] = {2}, b[1] = {3}, c[1] = {0};
+    vae_set_sgemm(failing_sgemm, &result);
+    assert_string_equal(vae_backend_active(), "custom");
+    assert_int_equal(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, 1, 1, 1, 1.0f, a, 1, b, 1, 0.0f, c, 1), VAE_OK);
+    assert_int_equal(calls, 1);
+    result = -1;
+    assert_int_equal(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, 1, 1, 1, 1.0f, a, 1, b, 1, 0.0f, c, 1),
+                     VAE_ERR_CALLBACK);
+    vae_set_sgemm(NULL, NULL);
+    assert_string_not_equal(vae_backend_active(), "custom");
+    assert_int_equal(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, 1, 1, 1, 1.0f, a, 1, b, 1, 0.0f, c, 1), VAE_OK);
+    assert_true(c[0] == 6.0f);
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    assert_true(vae_get_threads() >= 1);
+    assert_int_equal(vae_set_threads(0), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vae_set_threads(1), VAE_OK);
+    assert_int_equal(vae_get_threads(), 1);
+    run_backend(vae_backend_name(0));
+    assert_int_equal(vae_set_threads(2), VAE_OK);
+    assert_int_equal(vae_get_threads(), 2);
+    run_backend(vae_backend_name(0));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_backend_matches_reference),
+        cmocka_unit_test(test_degenerate_shapes),
+        cmocka_unit_test(test_select_unknown_backend),
+        cmocka_unit_test(test_custom_sgemm),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}

@@ -1,0 +1,277 @@
+/*
+ * Training through the public API: it learns, it is reproducible, it
+ * resumes bit for bit, and a numerical fault changes nothing.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common.h"
+
+static vae_dataset *train_set;
+
+static int setup(void **state)
+{
+    (void)state;
+    vae_dataset *full = load_mnist("train");
+    train_set = head_of(full, 2000);
+    vae_dataset_free(full);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vae_dataset_free(train_set);
+    return 0;
+}
+
+static void test_training_lowers_the_loss(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(128, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    vae_loss before, after, epoch;
+    ASSERT_OK(vae_model_evaluate(m, train_set, &before));
+    /* An untrained decoder predicts ~0.5 everywhere: ~784 log 2 = 543 nats. */
+    assert_true(before.recon > 450 && before.recon < 650);
+    for (int e = 0; e < 3; e++) ASSERT_OK(vae_train_epoch(m, opt, train_set, 128, NULL, NULL, &epoch));
+    ASSERT_OK(vae_model_evaluate(m, train_set, &after));
+    assert_true(after.total < before.total - 250);
+    assert_true(after.total < 230);
+    assert_true(after.kl > 0.5); /* the 2-D latent is in use */
+    assert_true(fabs(after.total - after.recon - after.kl) < 1e-9);
+    assert_int_equal(vae_model_epochs(m), 3);
+    assert_int_equal(vae_model_steps(m), 3 * 16); /* ceil(2000 / 128) batches */
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+/* Train `epochs` epochs from scratch; return the parameters (caller frees). */
+static float *train_copy(uint64_t seed, int epochs, vae_loss *last)
+{
+    vae_model *m = small_model(64, 2, 0, seed);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    for (int e = 0; e < epochs; e++) ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, last));
+    const size_t n = vae_model_param_count(m);
+    float *p = malloc(n * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, vae_model_params(m), n * sizeof *p);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+    return p;
+}
+
+static void test_same_seed_same_bits(void **state)
+{
+    (void)state;
+    vae_loss la, lb, lc;
+    float *a = train_copy(5, 1, &la), *b = train_copy(5, 1, &lb), *c = train_copy(6, 1, &lc);
+    vae_model *m = small_model(64, 2, 0, 5);
+    const size_t n = vae_model_param_count(m);
+    assert_memory_equal(a, b, n * sizeof *a);
+    assert_true(la.total == lb.total);
+    assert_memory_not_equal(a, c, n * sizeof *a);
+    vae_model_free(m);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_resume_is_bit_identical(void **state)
+{
+    (void)state;
+    vae_loss straight, resumed;
+    float *ref = train_copy(3, 2, &straight);
+
+    char dir[] = "/tmp/vae-test-XXXXXX", path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.vae", dir);
+    vae_model *m = small_model(64, 2, 0, 3);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, &resumed));
+    ASSERT_OK(vae_checkpoint_save(path, m, opt));
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+
+    ASSERT_OK(vae_checkpoint_load(path, &m, &opt));
+    assert_non_null(opt);
+    assert_int_equal(vae_model_epochs(m), 1);
+    ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, &resumed));
+    assert_memory_equal(vae_model_params(m), ref, vae_model_param_count(m) * sizeof *ref);
+    assert_true(resumed.total == straight.total);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+    unlink(path);
+    rmdir(dir);
+    free(ref);
+}
+
+static void test_non_finite_step_changes_nothing(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(16, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    float x[4 * 784];
+    ASSERT_OK(vae_dataset_get(train_set, 0, 4, x, NULL));
+    ASSERT_OK(vae_model_train_step(m, opt, x, NULL, 4, NULL));
+
+    /* Poison one decoder weight: the logits become NaN. */
+    const size_t n = vae_model_param_count(m);
+    float *p = vae_model_params(m), *saved = malloc(n * sizeof *saved);
+    assert_non_null(saved);
+    size_t off;
+    ASSERT_OK(vae_model_tensor_info(m, 2, NULL, NULL, NULL, &off)); /* encoder.head.weight */
+    p[off] = INFINITY;
+    memcpy(saved, p, n * sizeof *p);
+    const uint64_t steps = vae_model_steps(m);
+    assert_int_equal(vae_model_train_step(m, opt, x, NULL, 4, NULL), VAE_ERR_NUMERIC);
+    assert_non_null(strstr(vae_last_error(), "not finite"));
+    assert_memory_equal(p, saved, n * sizeof *p);
+    assert_int_equal(vae_model_steps(m), steps);
+
+    /* Repair it and go on: the optimizer state was not touched either. */
+    p[off] = 0.0f;
+    ASSERT_OK(vae_model_train_step(m, opt, x, NULL, 4, NULL));
+    assert_int_equal(vae_model_steps(m), steps + 1);
+    free(saved);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+static void test_bernoulli_refuses_out_of_range(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(16, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    float x[2 * 784] = {0};
+    x[784 + 10] = 1.5f;
+    assert_int_equal(vae_model_train_step(m, opt, x, NULL, 2, NULL), VAE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vae_last_error(), "row 1, column 10"));
+    x[784 + 10] = NAN;
+    assert_int_equal(vae_model_train_step(m, opt, x, NULL, 2, NULL), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vae_model_steps(m), 0);
+
+    /* Float datasets with values outside [0,1] are refused by the epoch too. */
+    float *big = malloc(8 * 784 * sizeof *big);
+    assert_non_null(big);
+    for (size_t i = 0; i < 8 * 784; i++) big[i] = 2.0f;
+    vae_dataset *ds = NULL;
+    ASSERT_OK(vae_dataset_from_f32(&ds, big, 8, 784, NULL, VAE_DATASET_BORROW));
+    assert_int_equal(vae_train_epoch(m, opt, ds, 4, NULL, NULL, NULL), VAE_ERR_INVALID_ARGUMENT);
+    vae_loss l;
+    assert_int_equal(vae_model_evaluate(m, ds, &l), VAE_ERR_INVALID_ARGUMENT);
+    vae_dataset_free(ds);
+    free(big);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+static int stop_after_three(void *user, size_t batch, size_t batches, const vae_loss *loss)
+{
+    (void)batches;
+    assert_true(isfinite(loss->total));
+    *(size_t *)user = batch;
+    return batch >= 2;
+}
+
+static void test_progress_can_cancel(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(16, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    size_t last = 0;
+    vae_loss mean = {0};
+    assert_int_equal(vae_train_epoch(m, opt, train_set, 100, stop_after_three, &last, &mean),
+                     VAE_ERR_CANCELLED);
+    assert_int_equal(last, 2);
+    assert_int_equal(vae_model_steps(m), 3);
+    assert_int_equal(vae_model_epochs(m), 0);
+    assert_true(mean.total > 0); /* the batches done are reported */
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+static void test_conditional_training(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(64, 2, 10, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    vae_loss l0, l1;
+    ASSERT_OK(vae_model_evaluate(m, train_set, &l0));
+    for (int e = 0; e < 3; e++) ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, NULL));
+    ASSERT_OK(vae_model_evaluate(m, train_set, &l1));
+    assert_true(l1.total < l0.total - 200);
+
+    /* Too few conditioning slots for the labels. */
+    vae_model *narrow = small_model(8, 2, 5, 1);
+    vae_optimizer *o2 = NULL;
+    ASSERT_OK(vae_optimizer_create(&o2, narrow, VAE_OPTIM_ADAM));
+    assert_int_equal(vae_train_epoch(narrow, o2, train_set, 100, NULL, NULL, NULL), VAE_ERR_MISMATCH);
+    vae_optimizer_free(o2);
+    vae_model_free(narrow);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+static void test_evaluate_is_repeatable(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(32, 2, 0, 1);
+    vae_loss a, b, mean_a;
+    ASSERT_OK(vae_model_evaluate(m, train_set, &a));
+    ASSERT_OK(vae_model_evaluate(m, train_set, &b));
+    assert_true(a.total == b.total);
+    ASSERT_OK(vae_model_set(m, VAE_PARAM_EVAL_USE_MEAN, 1));
+    ASSERT_OK(vae_model_evaluate(m, train_set, &mean_a));
+    assert_true(mean_a.total != a.total);
+    assert_true(fabs(mean_a.kl - a.kl) < 1e-9); /* the KL term does not depend on z */
+    vae_model_free(m);
+}
+
+static void test_sgd_also_learns(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(64, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_SGD));
+    ASSERT_OK(vae_optimizer_set(opt, VAE_OPTIM_LR, 0.002));
+    ASSERT_OK(vae_optimizer_set(opt, VAE_OPTIM_MOMENTUM, 0.9));
+    vae_loss l0, l1;
+    ASSERT_OK(vae_model_evaluate(m, train_set, &l0));
+    for (int e = 0; e < 2; e++) ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, NULL));
+    ASSERT_OK(vae_model_evaluate(m, train_set, &l1));
+    assert_true(l1.total < l0.total - 200);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_training_lowers_the_loss),
+        cmocka_unit_test(test_same_seed_same_bits),
+        cmocka_unit_test(test_resume_is_bit_identical),
+        cmocka_unit_test(test_non_finite_step_changes_nothing),
+        cmocka_unit_test(test_bernoulli_refuses_out_of_range),
+        cmocka_unit_test(test_progress_can_cancel),
+        cmocka_unit_test(test_conditional_training),
+        cmocka_unit_test(test_evaluate_is_repeatable),
+        cmocka_unit_test(test_sgd_also_learns),
+    };
+    return cmocka_run_group_tests_name("train", tests, setup, teardown);
+}
