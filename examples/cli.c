@@ -176,7 +176,8 @@ int cli_make_dir(const char *path)
         struct stat st;
         if (mkdir(copy, 0777) != 0) {
             err = errno;
-            if (err == EEXIST) err = stat(copy, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+            if (err == EEXIST)
+                err = stat(copy, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
         }
         *p = saved;
         if (saved == '\0') break;

@@ -70,7 +70,8 @@ static const char usage_text[] =
     "                       quantiles (.pgm instead of .png when built without libpng)\n"
     "\n"
     "Ctrl-C or SIGTERM stops after the current step, saves model.vae and exits with\n"
-    "status 130; a second Ctrl-C quits at once (model.vae stays whole).\n";
+    "status 130. The steps of the unfinished epoch stay in the model; --resume runs\n"
+    "that epoch again in full. A second Ctrl-C quits at once (model.vae stays whole).\n";
 
 typedef struct options {
     const char *data, *out, *resume, *backend;
@@ -413,7 +414,8 @@ static void write_images(vae_model *m, vae_dataset *test, const char *out)
 static _Noreturn void stop_interrupted(const char *ckpt, vae_model *m, vae_optimizer *opt)
 {
     cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
-    fprintf(stderr, "%s: interrupted; saved %s, epochs done: %" PRIu64 " (go on with --resume %s)\n",
+    fprintf(stderr, "%s: interrupted; saved %s, epochs done: %" PRIu64
+                    " (go on with --resume %s)\n",
             cli_program(), ckpt, vae_model_epochs(m), ckpt);
     exit(130);
 }
@@ -462,7 +464,8 @@ int main(int argc, char **argv)
     FILE *csv = open_losses(csv_path, vae_model_epochs(m));
 
     print_setup(train, test, m);
-    if (o.resume) printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(m));
+    if (o.resume)
+        printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(m));
     printf("%5s %10s %10s %10s %8s\n", "epoch", "total", "recon", "kl", "seconds");
     fflush(stdout);
 
@@ -484,7 +487,7 @@ int main(int argc, char **argv)
         fflush(stdout); /* rows appear as they come even through a pipe */
         write_row(csv, csv_path, "train", e, &mean, seconds);
         cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
-        if (stop_requested) stop_interrupted(ckpt, m, opt); /* the signal came after the last step */
+        if (stop_requested) stop_interrupted(ckpt, m, opt); /* came after the last step */
     }
     /* Past this point the checkpoint is complete: Ctrl-C may simply kill. */
     catch_signals(0);

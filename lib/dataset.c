@@ -46,17 +46,22 @@ void vae_dataset_free(vae_dataset *ds)
 }
 
 /* A dataset of n x dim samples with no sample memory yet; labels (n of
- * them, already in range) are copied when given. */
-static vae_status dataset_new(size_t n, size_t dim, const int32_t *labels, vae_dataset **out)
+ * them, already in range) are copied when given. NULL when out of memory,
+ * with the error recorded. */
+static vae_dataset *dataset_new(size_t n, size_t dim, const int32_t *labels)
 {
     vae_dataset *ds = calloc(1, sizeof *ds);
-    if (!ds) return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot allocate a dataset");
+    if (!ds) {
+        vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot allocate a dataset");
+        return NULL;
+    }
     ds->n = n;
     ds->dim = dim;
     if (labels) {
         if (n > SIZE_MAX / sizeof *ds->labels || !(ds->labels = malloc(n * sizeof *ds->labels))) {
+            vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot allocate %zu labels", n);
             free(ds);
-            return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot allocate %zu labels", n);
+            return NULL;
         }
         memcpy(ds->labels, labels, n * sizeof *ds->labels);
         int32_t max = 0;
@@ -64,8 +69,7 @@ static vae_status dataset_new(size_t n, size_t dim, const int32_t *labels, vae_d
             if (labels[i] > max) max = labels[i];
         ds->num_classes = (size_t)max + 1;
     }
-    *out = ds;
-    return VAE_OK;
+    return ds;
 }
 
 vae_status vae_dataset_load_idx(vae_dataset **out, const char *images_path,
@@ -81,7 +85,8 @@ vae_status vae_dataset_load_idx(vae_dataset **out, const char *images_path,
 
     vae_status s = VAE_OK;
     if (img.ndims < 2) {
-        s = vaei_fail(VAE_ERR_FORMAT, "%s: has 1 dimension; images need 2 or more (n x rows x cols)",
+        s = vaei_fail(VAE_ERR_FORMAT,
+                      "%s: has 1 dimension; images need 2 or more (n x rows x cols)",
                       images_path);
         goto done;
     }
@@ -107,8 +112,11 @@ vae_status vae_dataset_load_idx(vae_dataset **out, const char *images_path,
         }
         for (size_t i = 0; i < n; i++) labels[i] = lab.data[i];
     }
-    s = dataset_new(n, img.count / n, labels, &ds);
-    if (s != VAE_OK) goto done;
+    ds = dataset_new(n, img.count / n, labels);
+    if (!ds) {
+        s = VAE_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
     ds->u8 = img.data;
     ds->owned = img.data;
     img.data = NULL;
@@ -154,11 +162,10 @@ static vae_status from_memory(vae_dataset **out, const void *data, int is_f32, s
             return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", values * elem);
         memcpy(copy, data, values * elem);
     }
-    vae_dataset *ds;
-    const vae_status s = dataset_new(n, dim, labels, &ds);
-    if (s != VAE_OK) {
+    vae_dataset *ds = dataset_new(n, dim, labels);
+    if (!ds) {
         free(copy);
-        return s;
+        return VAE_ERR_OUT_OF_MEMORY;
     }
     ds->owned = copy;
     const void *samples = copy ? copy : data;
@@ -222,7 +229,8 @@ vae_status vae_dataset_shuffle(vae_dataset *ds, uint64_t seed)
 {
     VAEI_CHECK_ARG(ds != NULL);
     if (!ds->order) {
-        if (ds->n > SIZE_MAX / sizeof *ds->order || !(ds->order = malloc(ds->n * sizeof *ds->order)))
+        if (ds->n > SIZE_MAX / sizeof *ds->order ||
+            !(ds->order = malloc(ds->n * sizeof *ds->order)))
             return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot allocate an order of %zu samples",
                              ds->n);
     }

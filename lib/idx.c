@@ -31,7 +31,8 @@ static vae_status gz_status(const char *path, gzFile f)
     case Z_OK: return VAE_OK;
     case Z_ERRNO: return vaei_fail(VAE_ERR_IO, "%s: read failed: %s", path, msg);
     case Z_MEM_ERROR: return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: out of memory in zlib", path);
-    case Z_BUF_ERROR: return vaei_fail(VAE_ERR_FORMAT, "%s: gzip stream is truncated (%s)", path, msg);
+    case Z_BUF_ERROR:
+        return vaei_fail(VAE_ERR_FORMAT, "%s: gzip stream is truncated (%s)", path, msg);
     default: return vaei_fail(VAE_ERR_FORMAT, "%s: corrupt gzip data: %s", path, msg);
     }
 }
@@ -41,6 +42,7 @@ static vae_status gz_status(const char *path, gzFile f)
 static vae_status read_full(const char *path, gzFile f, uint8_t *buf, size_t n, size_t *got)
 {
     size_t have = 0;
+    *got = 0;
     while (have < n) {
         const size_t ask = n - have < READ_SLICE ? n - have : READ_SLICE;
         const int r = gzread(f, buf + have, (unsigned)ask);
@@ -88,7 +90,7 @@ static vae_status read_header(const char *path, gzFile f, uint64_t cap, struct v
                4 + got, 4 + need);
     size_t count = 1;
     for (unsigned i = 0; i < h->ndims; i++) {
-        const uint8_t *p = b + 4 * i;
+        const uint8_t *p = b + 4 * (size_t)i;
         const uint32_t d = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
         VAEI_CHECK(d >= 1, VAE_ERR_FORMAT, "%s: dimension %u is 0", path, i);
         VAEI_CHECK(count <= (SIZE_MAX - 1) / d, VAE_ERR_LIMIT,

@@ -220,8 +220,11 @@ static void check_against_zlib(const char *images, const char *labels, size_t n)
         hi = fmaxf(hi, x[i]);
     }
     assert_true(lo == 0.0f && hi == 1.0f);
-    /* A known pixel: image 0, row 14, column 14 (the middle of a digit). */
-    assert_true(x[14 * 28 + 14] == u8f(ib[16 + 14 * 28 + 14]));
+    /* A known pixel: image 0, row 14, column 14, inside the digit's stroke
+     * (byte 253 in both files). */
+    const uint8_t known = ib[16 + 14 * 28 + 14];
+    assert_int_equal(known, 253);
+    assert_true(x[14 * 28 + 14] == 253.0f * (1.0f / 255.0f));
     const int32_t *stored = vae_dataset_labels(ds);
     assert_non_null(stored);
     for (size_t i = 0; i < n; i++) {

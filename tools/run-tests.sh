@@ -1,0 +1,8 @@
+#!/bin/sh
+# Set up, build, and run every test. This is what CI runs (.ci/run).
+set -eu
+cd "$(dirname "$0")/.."
+sh tools/deps.sh
+[ -d build ] || meson setup build
+ninja -C build
+meson test -C build --print-errorlogs
