@@ -73,7 +73,7 @@ static void item_shape(const struct vaei_idx *h, char *buf, size_t size)
 static vae_status read_header(const char *path, gzFile f, uint64_t cap, struct vaei_idx *h)
 {
     uint8_t b[4 * VAEI_IDX_MAX_DIMS];
-    size_t got;
+    size_t got = 0;
     VAEI_TRY(read_full(path, f, b, 4, &got));
     VAEI_CHECK(got == 4, VAE_ERR_FORMAT, "%s: truncated header: %zu of 4 bytes", path, got);
     VAEI_CHECK(b[0] == 0 && b[1] == 0, VAE_ERR_FORMAT,
@@ -140,7 +140,7 @@ static vae_status read_data(const char *path, gzFile f, struct vaei_idx *h)
         }
         size_t ask = room - have < READ_SLICE ? room - have : READ_SLICE;
         if (have + ask == h->count) ask--; /* only a full slice can end there: ask >= 2 */
-        size_t got;
+        size_t got = 0;
         s = read_full(path, f, buf + have, ask, &got);
         if (s != VAE_OK) goto fail;
         have += got;
