@@ -1,0 +1,531 @@
+/*
+ * The SIMD sgemm, written once against the vector vocabulary of a
+ * vec_<isa>.h header and compiled per instruction set (sgemm_avx2.c,
+ * sgemm_avx512.c, sgemm_neon.c). The including file defines
+ *     GEMM_MR  rows of a micro-tile,   GEMM_NV  vectors across it (NR = NV VW),
+ *     GEMM_KC  the largest k block,    GEMM_SUFFIX(name)  name##_isa,
+ * and may define GEMM_PACK_A_ROWS / GEMM_PACK_B_COLS, faster packers of
+ * full panels (see the generic ones below for the contract).
+ *
+ * The blocking is BLIS's: for each k block (kc <= KC, chosen from k alone)
+ * a slice of op(B) is packed into panels of NR columns [kc x NR], the rows
+ * of op(A) into panels of MR rows [kc x MR], and a register tile of
+ * MR x NR accumulators walks each pair of panels. The B panel (kc NR floats)
+ * stays in L1 while the A panels stream from L2.
+ *
+ * Every element of C is computed by the same sequence of FMAs (over p in
+ * order, k block by k block) whatever the partition of C among threads, so
+ * the result does not depend on the thread count at all.
+ *
+ * Products with k, n or m <= 8 (the latent layers) skip the packing:
+ * small_k, small_n and small_m below.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "threadpool.h"
+
+#define MR GEMM_MR
+#define NV GEMM_NV
+#define NR (GEMM_NV * VW)
+#define KC GEMM_KC
+#define MC 256        /* rows of op(A) packed at once: MC KC floats in L2 */
+#define NC 1024       /* columns of op(B) packed at once */
+#define SKINNY 8      /* k or n at most this: the unpacked kernels */
+#define MIN_FMA_PER_THREAD (1u << 18) /* below this a thread is not worth waking */
+
+#define INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    vae_transpose ta, tb;
+    size_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    size_t lda, ldb, ldc;
+    float *c;
+} gemm_args;
+
+static size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Packing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#ifndef GEMM_PACK_A_ROWS
+/* MR rows of a row-major A (the rows of op(A) when ta = N), kc columns,
+ * interleaved: dst[p MR + r] = src[r lda + p]. */
+static void pack_a_rows(const float *src, size_t lda, size_t kc, float *dst)
+{
+    for (size_t p = 0; p < kc; p++)
+        for (size_t r = 0; r < MR; r++) dst[p * MR + r] = src[r * lda + p];
+}
+#define GEMM_PACK_A_ROWS pack_a_rows
+#endif
+
+#ifndef GEMM_PACK_B_COLS
+/* NR rows of a row-major B (the columns of op(B) when tb = T), kc columns,
+ * interleaved: dst[p NR + c] = src[c ldb + p]. */
+static void pack_b_cols(const float *src, size_t ldb, size_t kc, float *dst)
+{
+    for (size_t p = 0; p < kc; p++)
+        for (size_t c = 0; c < NR; c++) dst[p * NR + c] = src[c * ldb + p];
+}
+#define GEMM_PACK_B_COLS pack_b_cols
+#endif
+
+/* Rows [i0, i0 + mc) and k range [p0, p0 + kc) of op(A) into panels of MR
+ * rows, kc MR floats each; rows past mc are zero. */
+static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t kc, float *dst)
+{
+    for (size_t ip = 0; ip < mc; ip += MR, dst += MR * kc) {
+        const size_t mr = min_sz(MR, mc - ip), i = i0 + ip;
+        if (g->ta == VAE_NO_TRANS) {
+            const float *s = g->a + i * g->lda + p0;
+            if (mr == MR) {
+                GEMM_PACK_A_ROWS(s, g->lda, kc, dst);
+                continue;
+            }
+            for (size_t p = 0; p < kc; p++)
+                for (size_t r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? s[r * g->lda + p] : 0.0f;
+        } else {
+            const float *s = g->a + p0 * g->lda + i;
+            for (size_t p = 0; p < kc; p++, s += g->lda) {
+                if (mr == MR) {
+                    memcpy(dst + p * MR, s, MR * sizeof *dst);
+                } else {
+                    for (size_t r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? s[r] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* Columns [j0, j0 + nc) and k range [p0, p0 + kc) of op(B) into panels of
+ * NR columns, the last one only as wide as it needs in whole vectors
+ * (padded with zeros): panel jp starts at dst + jp kc. */
+static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t kc, float *dst)
+{
+    for (size_t jp = 0; jp < nc; jp += NR) {
+        const size_t nr = min_sz(NR, nc - jp), w = (nr + VW - 1) / VW * VW, j = j0 + jp;
+        float *d = dst + jp * kc;
+        if (g->tb == VAE_NO_TRANS) {
+            const float *s = g->b + p0 * g->ldb + j;
+            for (size_t p = 0; p < kc; p++, s += g->ldb) {
+                memcpy(d + p * w, s, nr * sizeof *d);
+                for (size_t c = nr; c < w; c++) d[p * w + c] = 0.0f;
+            }
+        } else {
+            const float *s = g->b + j * g->ldb + p0;
+            if (nr == NR) {
+                GEMM_PACK_B_COLS(s, g->ldb, kc, d);
+                continue;
+            }
+            for (size_t p = 0; p < kc; p++)
+                for (size_t c = 0; c < w; c++) d[p * w + c] = c < nr ? s[c * g->ldb + p] : 0.0f;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The micro-kernel                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* C[mr x nr] = alpha * A_panel B_panel + beta * C, over kc, with nv vectors
+ * across (the panel's width); beta == 0 ignores C. */
+INLINE void micro_tile(int nv, size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                       float alpha, float beta, size_t mr, size_t nr)
+{
+    vf acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[r][v] = vzero();
+    for (size_t p = 0; p < kc; p++, a += MR, b += nv * VW) {
+        vf bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) bv[v] = vload(b + v * VW);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            const vf ar = vset1(a[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[r][v] = vfma(ar, bv[v], acc[r][v]);
+        }
+    }
+    const vf va = vset1(alpha), vb = vset1(beta);
+    if (mr == MR && nr == (size_t)nv * VW) {
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                float *cp = c + (size_t)r * ldc + (size_t)v * VW;
+                const vf prior = beta == 0.0f ? vzero() : vmul(vb, vload(cp));
+                vstore(cp, vfma(va, acc[r][v], prior));
+            }
+        return;
+    }
+    for (size_t r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            if ((size_t)v * VW >= nr) break;
+            const size_t cols = min_sz(VW, nr - (size_t)v * VW);
+            float *cp = c + r * ldc + (size_t)v * VW;
+            const vf old = cols == VW ? vload(cp) : vload_n(cp, cols);
+            const vf prior = beta == 0.0f ? vzero() : vmul(vb, old);
+            const vf out = vfma(va, acc[r][v], prior);
+            if (cols == VW)
+                vstore(cp, out);
+            else
+                vstore_n(cp, out, cols);
+        }
+}
+
+#define TILE_FN(nv)                                                                        \
+    static void tile_##nv(size_t kc, const float *a, const float *b, float *c, size_t ldc, \
+                          float alpha, float beta, size_t mr, size_t nr)                    \
+    {                                                                                      \
+        micro_tile(nv, kc, a, b, c, ldc, alpha, beta, mr, nr);                             \
+    }
+TILE_FN(1)
+#if NV >= 2
+TILE_FN(2)
+#endif
+#if NV >= 3
+TILE_FN(3)
+#endif
+#if NV >= 4
+#error "GEMM_NV above 3 needs another TILE_FN"
+#endif
+
+typedef void (*tile_fn)(size_t, const float *, const float *, float *, size_t, float, float,
+                        size_t, size_t);
+static const tile_fn tiles[NV + 1] = {
+    NULL, tile_1,
+#if NV >= 2
+    tile_2,
+#endif
+#if NV >= 3
+    tile_3,
+#endif
+};
+
+/* ------------------------------------------------------------------------ */
+/* The blocked product over C[i0:i1, j0:j1]                                 */
+/* ------------------------------------------------------------------------ */
+
+/* k blocks of equal size (a multiple of 4), chosen from k alone. */
+static size_t k_block(size_t k)
+{
+    const size_t blocks = (k + KC - 1) / KC, kc = (k + blocks - 1) / blocks;
+    return (kc + 3) & ~(size_t)3;
+}
+
+static size_t abuf_floats(void)
+{
+    return (size_t)(MC + MR) * KC;
+}
+
+static size_t bbuf_floats(void)
+{
+    return (size_t)(NC + NR) * KC;
+}
+
+static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, size_t j1,
+                         float *abuf, float *bbuf)
+{
+    const size_t kb = k_block(g->k);
+    for (size_t jc = j0; jc < j1; jc += NC) {
+        const size_t nc = min_sz(NC, j1 - jc);
+        for (size_t pc = 0; pc < g->k; pc += kb) {
+            const size_t kc = min_sz(kb, g->k - pc);
+            const float beta = pc == 0 ? g->beta : 1.0f;
+            pack_b(g, jc, nc, pc, kc, bbuf);
+            for (size_t ic = i0; ic < i1; ic += MC) {
+                const size_t mc = min_sz(MC, i1 - ic);
+                pack_a(g, ic, mc, pc, kc, abuf);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    const size_t nr = min_sz(NR, nc - jr);
+                    const tile_fn tile = tiles[(nr + VW - 1) / VW];
+                    const float *bp = bbuf + jr * kc;
+                    float *cc = g->c + ic * g->ldc + jc + jr;
+                    for (size_t ir = 0; ir < mc; ir += MR)
+                        tile(kc, abuf + ir * kc, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
+                             min_sz(MR, mc - ir), nr);
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Skinny products                                                          */
+/* ------------------------------------------------------------------------ */
+
+INLINE float op_at(const float *x, size_t ld, vae_transpose t, size_t i, size_t j)
+{
+    return t == VAE_NO_TRANS ? x[i * ld + j] : x[j * ld + i];
+}
+
+INLINE float finish(float acc, float alpha, float beta, const float *c)
+{
+    return beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
+}
+
+/* The skinny kernels are written for a count (k, n or m) known at compile
+ * time, 1 to SKINNY, so that their accumulators live in registers: each
+ * has a body taking the count as a constant and a switch that picks it. */
+#define SWITCH_COUNT(count, call)                                                          \
+    switch (count) {                                                                       \
+    case 1: call(1); break;                                                                \
+    case 2: call(2); break;                                                                \
+    case 3: call(3); break;                                                                \
+    case 4: call(4); break;                                                                \
+    case 5: call(5); break;                                                                \
+    case 6: call(6); break;                                                                \
+    case 7: call(7); break;                                                                \
+    default: call(8); break;                                                               \
+    }
+
+INLINE vf scale_into(vf acc, float alpha, float beta, vf old)
+{
+    return vfma(vset1(alpha), acc, beta == 0.0f ? vzero() : vmul(vset1(beta), old));
+}
+
+/* k <= SKINNY: C[i,:] = alpha sum_p op(A)[i,p] op(B)[p,:] + beta C[i,:] for
+ * rows [i0, i1); bk holds op(B) as [k x n] rows of stride ldbk. */
+INLINE void small_k_body(const gemm_args *g, const float *bk, size_t ldbk, size_t i0, size_t i1,
+                         const int k)
+{
+    const size_t n = g->n;
+    for (size_t i = i0; i < i1; i++) {
+        vf ai[SKINNY];
+#pragma GCC unroll 8
+        for (int p = 0; p < k; p++) ai[p] = vset1(op_at(g->a, g->lda, g->ta, i, (size_t)p));
+        float *ci = g->c + i * g->ldc;
+        size_t j = 0;
+        for (; j + VW <= n; j += VW) {
+            vf acc = vzero();
+#pragma GCC unroll 8
+            for (int p = 0; p < k; p++) acc = vfma(ai[p], vload(bk + (size_t)p * ldbk + j), acc);
+            vstore(ci + j, scale_into(acc, g->alpha, g->beta, g->beta == 0.0f ? vzero() : vload(ci + j)));
+        }
+        if (j < n) {
+            const size_t r = n - j;
+            vf acc = vzero();
+#pragma GCC unroll 8
+            for (int p = 0; p < k; p++) acc = vfma(ai[p], vload_n(bk + (size_t)p * ldbk + j, r), acc);
+            vstore_n(ci + j, scale_into(acc, g->alpha, g->beta, vload_n(ci + j, r)), r);
+        }
+    }
+}
+
+static void small_k(const gemm_args *g, const float *bk, size_t ldbk, size_t i0, size_t i1)
+{
+#define CALL(K) small_k_body(g, bk, ldbk, i0, i1, K)
+    SWITCH_COUNT(g->k, CALL)
+#undef CALL
+}
+
+/* n <= SKINNY, A not transposed: C[i,j] = dot(A[i,:], bt[j,:]) with the
+ * columns of op(B) as rows bt [n x k] of stride ldbt. */
+INLINE void small_n_rows_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
+                              size_t i1, const int n)
+{
+    const size_t k = g->k;
+    for (size_t i = i0; i < i1; i++) {
+        const float *ai = g->a + i * g->lda;
+        vf acc[SKINNY];
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) acc[j] = vzero();
+        size_t p = 0;
+        for (; p + VW <= k; p += VW) {
+            const vf x = vload(ai + p);
+#pragma GCC unroll 8
+            for (int j = 0; j < n; j++) acc[j] = vfma(x, vload(bt + (size_t)j * ldbt + p), acc[j]);
+        }
+        if (p < k) {
+            const vf x = vload_n(ai + p, k - p);
+#pragma GCC unroll 8
+            for (int j = 0; j < n; j++)
+                acc[j] = vfma(x, vload_n(bt + (size_t)j * ldbt + p, k - p), acc[j]);
+        }
+        float *ci = g->c + i * g->ldc;
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) ci[j] = finish(vhsum(acc[j]), g->alpha, g->beta, ci + j);
+    }
+}
+
+/* n <= SKINNY, A transposed (A is [k x m]): VW rows of C at a time,
+ * acc_j[rows] += A[p, rows] * bt[j, p]. */
+INLINE void small_n_cols_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
+                              size_t i1, const int n)
+{
+    const size_t k = g->k;
+    for (size_t i = i0; i < i1; i += VW) {
+        const size_t rows = min_sz(VW, i1 - i);
+        vf acc[SKINNY];
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) acc[j] = vzero();
+        for (size_t p = 0; p < k; p++) {
+            const float *ap = g->a + p * g->lda + i;
+            const vf x = rows == VW ? vload(ap) : vload_n(ap, rows);
+#pragma GCC unroll 8
+            for (int j = 0; j < n; j++) acc[j] = vfma(x, vset1(bt[(size_t)j * ldbt + p]), acc[j]);
+        }
+        float t[VW];
+        for (int j = 0; j < n; j++) {
+            vstore(t, acc[j]);
+            for (size_t r = 0; r < rows; r++) {
+                float *cp = g->c + (i + r) * g->ldc + (size_t)j;
+                *cp = finish(t[r], g->alpha, g->beta, cp);
+            }
+        }
+    }
+}
+
+static void small_n(const gemm_args *g, const float *bt, size_t ldbt, size_t i0, size_t i1)
+{
+#define CALL_ROWS(N) small_n_rows_body(g, bt, ldbt, i0, i1, N)
+#define CALL_COLS(N) small_n_cols_body(g, bt, ldbt, i0, i1, N)
+    if (g->ta == VAE_NO_TRANS) {
+        SWITCH_COUNT(g->n, CALL_ROWS)
+    } else {
+        SWITCH_COUNT(g->n, CALL_COLS)
+    }
+#undef CALL_ROWS
+#undef CALL_COLS
+}
+
+/* m <= SKINNY, B not transposed: VW columns of C at a time for all m rows,
+ * acc_i += op(A)[i,p] * B[p, cols]; B is read once. */
+INLINE void small_m_body(const gemm_args *g, size_t j0, size_t j1, const int m)
+{
+    const size_t k = g->k;
+    for (size_t j = j0; j < j1; j += VW) {
+        const size_t cols = min_sz(VW, j1 - j);
+        vf acc[SKINNY];
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) acc[i] = vzero();
+        for (size_t p = 0; p < k; p++) {
+            const float *bp = g->b + p * g->ldb + j;
+            const vf x = cols == VW ? vload(bp) : vload_n(bp, cols);
+#pragma GCC unroll 8
+            for (int i = 0; i < m; i++)
+                acc[i] = vfma(vset1(op_at(g->a, g->lda, g->ta, (size_t)i, p)), x, acc[i]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) {
+            float *cp = g->c + (size_t)i * g->ldc + j;
+            if (cols == VW)
+                vstore(cp, scale_into(acc[i], g->alpha, g->beta, g->beta == 0.0f ? vzero() : vload(cp)));
+            else
+                vstore_n(cp, scale_into(acc[i], g->alpha, g->beta, vload_n(cp, cols)), cols);
+        }
+    }
+}
+
+static void small_m(const gemm_args *g, size_t j0, size_t j1)
+{
+#define CALL(M) small_m_body(g, j0, j1, M)
+    SWITCH_COUNT(g->m, CALL)
+#undef CALL
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry point and threads                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const gemm_args *g;
+    const float *skinny_b; /* small_k: op(B) [k x n]; small_n: op(B)^T [n x k] */
+    size_t ld_skinny;
+    int split_rows;        /* blocked: 1 splits rows of C, 0 columns */
+} gemm_job;
+
+static void gemm_part(void *arg, int part, int nparts)
+{
+    const gemm_job *job = arg;
+    const gemm_args *g = job->g;
+    size_t b, e;
+    if (g->k <= SKINNY) {
+        vaei_split(g->m, 1, part, nparts, &b, &e);
+        small_k(g, job->skinny_b, job->ld_skinny, b, e);
+    } else if (g->n <= SKINNY) {
+        vaei_split(g->m, VW, part, nparts, &b, &e);
+        small_n(g, job->skinny_b, job->ld_skinny, b, e);
+    } else if (g->m <= SKINNY && g->tb == VAE_NO_TRANS) {
+        vaei_split(g->n, VW, part, nparts, &b, &e);
+        small_m(g, b, e);
+    } else {
+        float *abuf = vaei_scratch(0, abuf_floats() * sizeof(float));
+        float *bbuf = vaei_scratch(1, bbuf_floats() * sizeof(float));
+        if (!abuf || !bbuf) { /* no memory for packing: the reference still works */
+            vaei_split(g->m, 1, part, nparts, &b, &e);
+            vaei_kernels_ref.sgemm(g->ta, g->tb, e - b, g->n, g->k, g->alpha,
+                                   g->ta == VAE_NO_TRANS ? g->a + b * g->lda : g->a + b, g->lda,
+                                   g->b, g->ldb, g->beta, g->c + b * g->ldc, g->ldc);
+            return;
+        }
+        if (job->split_rows) {
+            vaei_split(g->m, MR, part, nparts, &b, &e);
+            gemm_blocked(g, b, e, 0, g->n, abuf, bbuf);
+        } else {
+            vaei_split(g->n, VW, part, nparts, &b, &e);
+            gemm_blocked(g, 0, g->m, b, e, abuf, bbuf);
+        }
+    }
+}
+
+static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, size_t n,
+                               size_t k, float alpha, const float *a, size_t lda,
+                               const float *b, size_t ldb, float beta, float *c, size_t ldc)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0 || alpha == 0.0f) { /* C = beta C: the reference does exactly that */
+        vaei_kernels_ref.sgemm(ta, tb, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const gemm_args g = {ta, tb, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
+    /* Split C along its longer side: each thread packs all of the other
+     * operand, so that one should be the smaller. */
+    gemm_job job = {&g, NULL, 0, m >= n};
+    float *owned = NULL;
+    if (k <= SKINNY || n <= SKINNY) {
+        /* small_k wants op(B) as rows [k x n], small_n wants op(B)^T [n x k]:
+         * B serves as it is in one layout, the other is copied. */
+        const int as_is = (k <= SKINNY) == (tb == VAE_NO_TRANS);
+        if (as_is) {
+            job.skinny_b = b;
+            job.ld_skinny = ldb;
+        } else {
+            const size_t rows = k <= SKINNY ? k : n, cols = k <= SKINNY ? n : k;
+            owned = malloc(rows * cols * sizeof *owned);
+            if (!owned) {
+                vaei_kernels_ref.sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                return;
+            }
+            for (size_t r = 0; r < rows; r++)
+                for (size_t q = 0; q < cols; q++) owned[r * cols + q] = b[q * ldb + r];
+            job.skinny_b = owned;
+            job.ld_skinny = cols;
+        }
+    }
+    /* Threads: no more than the work can use. */
+    int nt = vaei_threads();
+    const double fma = (double)m * (double)n * (double)k;
+    if (fma < (double)MIN_FMA_PER_THREAD * nt) nt = (int)(fma / MIN_FMA_PER_THREAD);
+    const size_t units = k <= SKINNY                       ? m
+                         : n <= SKINNY                     ? (m + VW - 1) / VW
+                         : m <= SKINNY && tb == VAE_NO_TRANS ? (n + VW - 1) / VW
+                         : job.split_rows                  ? (m + MR - 1) / MR
+                                                           : (n + VW - 1) / VW;
+    if ((size_t)nt > units) nt = (int)units;
+    if (nt < 1) nt = 1;
+    vaei_parallel(nt, gemm_part, &job);
+    free(owned);
+}
