@@ -37,6 +37,9 @@ enum { NCANDIDATES = sizeof candidates / sizeof candidates[0] };
 /* The candidates this CPU can run, filled by init(). */
 static const vaei_kernels *levels[NCANDIDATES];
 static size_t nlevels;
+#ifdef VAE_HAVE_BLAS
+static vaei_kernels blas_level; /* the BLAS GEMM with the best element-wise table */
+#endif
 
 static int usable(const vaei_kernels *k, unsigned cpu)
 {
@@ -75,6 +78,12 @@ static void init(void)
     const unsigned cpu = vaei_cpu_features();
     for (size_t i = 0; i < NCANDIDATES; i++)
         if (usable(candidates[i], cpu)) levels[nlevels++] = candidates[i];
+#ifdef VAE_HAVE_BLAS
+    /* levels[0] is the BLAS, levels[1] the best SIMD level or the reference. */
+    blas_level = vaei_kernels_blas;
+    blas_level.vec = levels[1]->vec;
+    levels[0] = &blas_level;
+#endif
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     __atomic_store_n(&threads, ncpu >= 1 && ncpu <= 1024 ? (int)ncpu : 1, __ATOMIC_RELAXED);
     const char *env = getenv("VAE_BACKEND");
@@ -89,6 +98,11 @@ const vaei_kernels *vaei_kernels_active(void)
 {
     pthread_once(&once, init);
     return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+}
+
+const vaei_vecops *vaei_vec(void)
+{
+    return vaei_kernels_active()->vec;
 }
 
 size_t vae_backend_count(void)

@@ -4,8 +4,9 @@
  * sgemm_avx512.c, sgemm_neon.c). The including file defines
  *     GEMM_MR  rows of a micro-tile,   GEMM_NV  vectors across it (NR = NV VW),
  *     GEMM_KC  the largest k block,    GEMM_SUFFIX(name)  name##_isa,
- * and may define GEMM_PACK_A_ROWS / GEMM_PACK_B_COLS, faster packers of
- * full panels (see the generic ones below for the contract).
+ * and may define GEMM_TRANSPOSE8(src, ld, dst, dld), an 8 x 8 transpose
+ * for the packers, and GEMM_PACK_A_ROWS, a packer of full A panels (see
+ * the generic one below for the contract).
  *
  * The blocking is BLIS's: for each k block (kc <= KC, chosen from k alone)
  * a slice of op(B) is packed into panels of NR columns [kc x NR], the rows
@@ -59,25 +60,33 @@ static size_t min_sz(size_t a, size_t b)
 
 #ifndef GEMM_PACK_A_ROWS
 /* MR rows of a row-major A (the rows of op(A) when ta = N), kc columns,
- * interleaved: dst[p MR + r] = src[r lda + p]. */
+ * interleaved: dst[p MR + r] = src[r lda + p]; GEMM_TRANSPOSE8 (an 8 x 8
+ * transpose) does the bulk when the ISA file has one. */
 static void pack_a_rows(const float *src, size_t lda, size_t kc, float *dst)
 {
-    for (size_t p = 0; p < kc; p++)
+    size_t p = 0;
+#if defined(GEMM_TRANSPOSE8) && MR % 8 == 0
+    for (; p + 8 <= kc; p += 8)
+        for (size_t r = 0; r < MR; r += 8) GEMM_TRANSPOSE8(src + r * lda + p, lda, dst + p * MR + r, MR);
+#endif
+    for (; p < kc; p++)
         for (size_t r = 0; r < MR; r++) dst[p * MR + r] = src[r * lda + p];
 }
 #define GEMM_PACK_A_ROWS pack_a_rows
 #endif
 
-#ifndef GEMM_PACK_B_COLS
 /* NR rows of a row-major B (the columns of op(B) when tb = T), kc columns,
  * interleaved: dst[p NR + c] = src[c ldb + p]. */
 static void pack_b_cols(const float *src, size_t ldb, size_t kc, float *dst)
 {
-    for (size_t p = 0; p < kc; p++)
+    size_t p = 0;
+#if defined(GEMM_TRANSPOSE8) && NR % 8 == 0
+    for (; p + 8 <= kc; p += 8)
+        for (size_t c = 0; c < NR; c += 8) GEMM_TRANSPOSE8(src + c * ldb + p, ldb, dst + p * NR + c, NR);
+#endif
+    for (; p < kc; p++)
         for (size_t c = 0; c < NR; c++) dst[p * NR + c] = src[c * ldb + p];
 }
-#define GEMM_PACK_B_COLS pack_b_cols
-#endif
 
 /* Rows [i0, i0 + mc) and k range [p0, p0 + kc) of op(A) into panels of MR
  * rows, kc MR floats each; rows past mc are zero. */
@@ -116,14 +125,21 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
         float *d = dst + jp * kc;
         if (g->tb == VAE_NO_TRANS) {
             const float *s = g->b + p0 * g->ldb + j;
-            for (size_t p = 0; p < kc; p++, s += g->ldb) {
-                memcpy(d + p * w, s, nr * sizeof *d);
-                for (size_t c = nr; c < w; c++) d[p * w + c] = 0.0f;
+            if (nr == NR) {
+                for (size_t p = 0; p < kc; p++, s += g->ldb)
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++) vstore(d + p * NR + v * VW, vload(s + v * VW));
+                continue;
             }
+            for (size_t p = 0; p < kc; p++, s += g->ldb)
+                for (size_t c = 0; c < w; c += VW)
+                    vstore(d + p * w + c, c + VW <= nr ? vload(s + c)
+                                          : c < nr    ? vload_n(s + c, nr - c)
+                                                      : vzero());
         } else {
             const float *s = g->b + j * g->ldb + p0;
             if (nr == NR) {
-                GEMM_PACK_B_COLS(s, g->ldb, kc, d);
+                pack_b_cols(s, g->ldb, kc, d);
                 continue;
             }
             for (size_t p = 0; p < kc; p++)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "elementwise.h"
 #include "vae/vae.h"
 
 typedef void (*vaei_sgemm_kernel)(vae_transpose ta, vae_transpose tb, size_t m, size_t n,
@@ -26,6 +27,9 @@ typedef struct vaei_kernels {
     vaei_sgemm_kernel sgemm;
     /* Called when the thread count changes (NULL: nothing to tell). */
     void (*set_threads)(int n);
+    /* The element-wise kernels that go with it (the BLAS level borrows the
+     * best SIMD table at run time). */
+    const vaei_vecops *vec;
 } vaei_kernels;
 
 /* The levels; each file defines its table. The SIMD ones exist when the

@@ -31,16 +31,7 @@ static void pack_a_rows_avx2(const float *src, size_t lda, size_t kc, float *dst
 }
 #define GEMM_PACK_A_ROWS pack_a_rows_avx2
 
-/* 24 rows of B (columns of op(B)), kc columns -> dst[p 24 + c]. */
-static void pack_b_cols_avx2(const float *src, size_t ldb, size_t kc, float *dst)
-{
-    size_t p = 0;
-    for (; p + 8 <= kc; p += 8)
-        for (size_t c = 0; c < 24; c += 8) transpose8(src + c * ldb + p, ldb, dst + p * 24 + c, 24);
-    for (; p < kc; p++)
-        for (size_t c = 0; c < 24; c++) dst[p * 24 + c] = src[c * ldb + p];
-}
-#define GEMM_PACK_B_COLS pack_b_cols_avx2
+#define GEMM_TRANSPOSE8 vaei_transpose8
 
 #include "gemm_template.h"
 
@@ -48,4 +39,5 @@ const vaei_kernels vaei_kernels_avx2 = {
     .name = "avx2",
     .sgemm = sgemm_avx2,
     .set_threads = NULL,
+    .vec = &vaei_vec_avx2,
 };

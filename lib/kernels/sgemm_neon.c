@@ -18,4 +18,5 @@ const vaei_kernels vaei_kernels_neon = {
     .name = "neon",
     .sgemm = sgemm_neon,
     .set_threads = NULL,
+    .vec = &vaei_vec_neon,
 };

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 /* 8 x 8 transpose of rows src[r ld + 0..7] into dst[c dld + 0..7]. */
-static inline void transpose8(const float *src, size_t ld, float *dst, size_t dld)
+static inline void vaei_transpose8(const float *src, size_t ld, float *dst, size_t dld)
 {
     __m256 r[8], t[8];
     for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * ld);
