@@ -4,6 +4,8 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ python3
   zlib1g-dev libpng-dev libcmocka-dev libopenblas-dev libblis-dev"
+# The NEON kernels: an aarch64 cross compiler and qemu-user to run its tests.
+packages="$packages gcc-aarch64-linux-gnu qemu-user"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -6,3 +6,16 @@ sh tools/deps.sh
 [ -d build ] || meson setup build
 ninja -C build
 meson test -C build --print-errorlogs
+
+# Issue 3: the suite again with each other BLAS choice (the build above is
+# -Dblas=auto, which is OpenBLAS wherever tools/deps.sh installed it), each
+# in its own build directory; every SIMD level the CPU supports is forced
+# through VAE_BACKEND in each (meson tests kernels-<level>).
+for blas in blis none; do
+    [ -d "build-blas-$blas" ] || meson setup "build-blas-$blas" -Dblas="$blas" -Dexamples=false
+    ninja -C "build-blas-$blas"
+    meson test -C "build-blas-$blas" --print-errorlogs
+done
+
+# The NEON level, cross-compiled for aarch64 and run under qemu-user.
+sh tools/test-neon.sh
