@@ -120,31 +120,31 @@ static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t k
  * (padded with zeros): panel jp starts at dst + jp kc. */
 static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t kc, float *dst)
 {
-    for (size_t jp = 0; jp < nc; jp += NR) {
-        const size_t nr = min_sz(NR, nc - jp), w = (nr + VW - 1) / VW * VW, j = j0 + jp;
-        float *d = dst + jp * kc;
-        if (g->tb == VAE_NO_TRANS) {
-            const float *s = g->b + p0 * g->ldb + j;
-            if (nr == NR) {
-                for (size_t p = 0; p < kc; p++, s += g->ldb)
+    const size_t full = nc / NR * NR, nr = nc - full, w = (nr + VW - 1) / VW * VW;
+    if (g->tb == VAE_NO_TRANS) {
+        /* Row by row of B, so that reads are contiguous and prefetched. */
+        const float *s = g->b + p0 * g->ldb + j0;
+        for (size_t p = 0; p < kc; p++, s += g->ldb) {
+            for (size_t jp = 0; jp < full; jp += NR)
 #pragma GCC unroll 4
-                    for (int v = 0; v < NV; v++) vstore(d + p * NR + v * VW, vload(s + v * VW));
-                continue;
+                for (int v = 0; v < NV; v++)
+                    vstore(dst + jp * kc + p * NR + v * VW, vload(s + jp + v * VW));
+            for (size_t c = 0; c < w; c += VW) {
+                const float *src = s + full + c;
+                vstore(dst + full * kc + p * w + c, c + VW <= nr ? vload(src)
+                                                   : c < nr    ? vload_n(src, nr - c)
+                                                               : vzero());
             }
-            for (size_t p = 0; p < kc; p++, s += g->ldb)
-                for (size_t c = 0; c < w; c += VW)
-                    vstore(d + p * w + c, c + VW <= nr ? vload(s + c)
-                                          : c < nr    ? vload_n(s + c, nr - c)
-                                                      : vzero());
-        } else {
-            const float *s = g->b + j * g->ldb + p0;
-            if (nr == NR) {
-                pack_b_cols(s, g->ldb, kc, d);
-                continue;
-            }
-            for (size_t p = 0; p < kc; p++)
-                for (size_t c = 0; c < w; c++) d[p * w + c] = c < nr ? s[c * g->ldb + p] : 0.0f;
         }
+        return;
+    }
+    for (size_t jp = 0; jp < full; jp += NR)
+        pack_b_cols(g->b + (j0 + jp) * g->ldb + p0, g->ldb, kc, dst + jp * kc);
+    if (nr) {
+        const float *s = g->b + (j0 + full) * g->ldb + p0;
+        float *d = dst + full * kc;
+        for (size_t p = 0; p < kc; p++)
+            for (size_t c = 0; c < w; c++) d[p * w + c] = c < nr ? s[c * g->ldb + p] : 0.0f;
     }
 }
 
@@ -347,61 +347,104 @@ static void small_k(const gemm_args *g, const float *bk, size_t ldbk, size_t i0,
 #undef CALL
 }
 
+/* The skinny kernels below keep several independent accumulators per
+ * count (rows, or vectors of columns) so that the FMA latency is hidden:
+ * about 8 in flight. */
+#define IN_FLIGHT(count) ((count) <= 2 ? 4 : (count) <= 4 ? 2 : 1)
+
 /* n <= SKINNY, A not transposed: C[i,j] = dot(A[i,:], bt[j,:]) with the
- * columns of op(B) as rows bt [n x k] of stride ldbt. */
-INLINE void small_n_rows_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
-                              size_t i1, const int n)
+ * columns of op(B) as rows bt [n x k] of stride ldbt; R rows at a time. */
+INLINE void small_n_rows_block(const gemm_args *g, const float *bt, size_t ldbt, size_t i,
+                               const int n, const int R)
 {
     const size_t k = g->k;
-    for (size_t i = i0; i < i1; i++) {
-        const float *ai = g->a + i * g->lda;
-        vf acc[SKINNY];
+    vf acc[4][SKINNY];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-        for (int j = 0; j < n; j++) acc[j] = vzero();
-        size_t p = 0;
-        for (; p + VW <= k; p += VW) {
-            const vf x = vload(ai + p);
+        for (int j = 0; j < n; j++) acc[r][j] = vzero();
+    size_t p = 0;
+    for (; p + VW <= k; p += VW) {
+        vf x[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) x[r] = vload(g->a + (i + (size_t)r) * g->lda + p);
 #pragma GCC unroll 8
-            for (int j = 0; j < n; j++) acc[j] = vfma(x, vload(bt + (size_t)j * ldbt + p), acc[j]);
+        for (int j = 0; j < n; j++) {
+            const vf b = vload(bt + (size_t)j * ldbt + p);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][j] = vfma(x[r], b, acc[r][j]);
         }
-        if (p < k) {
-            const vf x = vload_n(ai + p, k - p);
+    }
+    if (p < k) {
+        vf x[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) x[r] = vload_n(g->a + (i + (size_t)r) * g->lda + p, k - p);
 #pragma GCC unroll 8
-            for (int j = 0; j < n; j++)
-                acc[j] = vfma(x, vload_n(bt + (size_t)j * ldbt + p, k - p), acc[j]);
+        for (int j = 0; j < n; j++) {
+            const vf b = vload_n(bt + (size_t)j * ldbt + p, k - p);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][j] = vfma(x[r], b, acc[r][j]);
         }
-        float *ci = g->c + i * g->ldc;
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        float *ci = g->c + (i + (size_t)r) * g->ldc;
 #pragma GCC unroll 8
-        for (int j = 0; j < n; j++) ci[j] = finish(vhsum(acc[j]), g->alpha, g->beta, ci + j);
+        for (int j = 0; j < n; j++) ci[j] = finish(vhsum(acc[r][j]), g->alpha, g->beta, ci + j);
     }
 }
 
-/* n <= SKINNY, A transposed (A is [k x m]): VW rows of C at a time,
- * acc_j[rows] += A[p, rows] * bt[j, p]. */
-INLINE void small_n_cols_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
+INLINE void small_n_rows_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
                               size_t i1, const int n)
 {
+    const int R = IN_FLIGHT(n);
+    size_t i = i0;
+    for (; i + (size_t)R <= i1; i += (size_t)R) small_n_rows_block(g, bt, ldbt, i, n, R);
+    for (; i < i1; i++) small_n_rows_block(g, bt, ldbt, i, n, 1);
+}
+
+/* n <= SKINNY, A transposed (A is [k x m]): nv vectors of rows of C at a
+ * time, acc_j[rows] += A[p, rows] * bt[j, p]. */
+INLINE void small_n_cols_block(const gemm_args *g, const float *bt, size_t ldbt, size_t i,
+                               size_t rows, const int n, const int nv)
+{
     const size_t k = g->k;
-    for (size_t i = i0; i < i1; i += VW) {
-        const size_t rows = min_sz(VW, i1 - i);
-        vf acc[SKINNY];
+    vf acc[4][SKINNY];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
 #pragma GCC unroll 8
-        for (int j = 0; j < n; j++) acc[j] = vzero();
-        for (size_t p = 0; p < k; p++) {
-            const float *ap = g->a + p * g->lda + i;
-            const vf x = rows == VW ? vload(ap) : vload_n(ap, rows);
+        for (int j = 0; j < n; j++) acc[v][j] = vzero();
+    for (size_t p = 0; p < k; p++) {
+        const float *ap = g->a + p * g->lda + i;
+        vf x[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) x[v] = rows == (size_t)nv * VW ? vload(ap + v * VW) : vload_n(ap, rows);
 #pragma GCC unroll 8
-            for (int j = 0; j < n; j++) acc[j] = vfma(x, vset1(bt[(size_t)j * ldbt + p]), acc[j]);
-        }
-        float t[VW];
         for (int j = 0; j < n; j++) {
-            vstore(t, acc[j]);
-            for (size_t r = 0; r < rows; r++) {
-                float *cp = g->c + (i + r) * g->ldc + (size_t)j;
+            const vf b = vset1(bt[(size_t)j * ldbt + p]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[v][j] = vfma(x[v], b, acc[v][j]);
+        }
+    }
+    float t[VW];
+    for (int v = 0; v < nv; v++)
+        for (int j = 0; j < n; j++) {
+            vstore(t, acc[v][j]);
+            for (size_t r = 0; r < VW && (size_t)v * VW + r < rows; r++) {
+                float *cp = g->c + (i + (size_t)v * VW + r) * g->ldc + (size_t)j;
                 *cp = finish(t[r], g->alpha, g->beta, cp);
             }
         }
-    }
+}
+
+INLINE void small_n_cols_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
+                              size_t i1, const int n)
+{
+    const int nv = IN_FLIGHT(n);
+    size_t i = i0;
+    for (; i + (size_t)nv * VW <= i1; i += (size_t)nv * VW)
+        small_n_cols_block(g, bt, ldbt, i, (size_t)nv * VW, n, nv);
+    for (; i < i1; i += VW) small_n_cols_block(g, bt, ldbt, i, min_sz(VW, i1 - i), n, 1);
 }
 
 static void small_n(const gemm_args *g, const float *bt, size_t ldbt, size_t i0, size_t i1)
@@ -417,32 +460,46 @@ static void small_n(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
 #undef CALL_COLS
 }
 
-/* m <= SKINNY, B not transposed: VW columns of C at a time for all m rows,
- * acc_i += op(A)[i,p] * B[p, cols]; B is read once. */
-INLINE void small_m_body(const gemm_args *g, size_t j0, size_t j1, const int m)
+/* m <= SKINNY, B not transposed: nv vectors of columns of C at a time for
+ * all m rows, acc_i += op(A)[i,p] * B[p, cols]; B is read once. */
+INLINE void small_m_block(const gemm_args *g, size_t j, size_t cols, const int m, const int nv)
 {
     const size_t k = g->k;
-    for (size_t j = j0; j < j1; j += VW) {
-        const size_t cols = min_sz(VW, j1 - j);
-        vf acc[SKINNY];
+    vf acc[SKINNY][4];
 #pragma GCC unroll 8
-        for (int i = 0; i < m; i++) acc[i] = vzero();
-        for (size_t p = 0; p < k; p++) {
-            const float *bp = g->b + p * g->ldb + j;
-            const vf x = cols == VW ? vload(bp) : vload_n(bp, cols);
-#pragma GCC unroll 8
-            for (int i = 0; i < m; i++)
-                acc[i] = vfma(vset1(op_at(g->a, g->lda, g->ta, (size_t)i, p)), x, acc[i]);
-        }
+    for (int i = 0; i < m; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[i][v] = vzero();
+    for (size_t p = 0; p < k; p++) {
+        const float *bp = g->b + p * g->ldb + j;
+        vf x[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) x[v] = cols == (size_t)nv * VW ? vload(bp + v * VW) : vload_n(bp, cols);
 #pragma GCC unroll 8
         for (int i = 0; i < m; i++) {
-            float *cp = g->c + (size_t)i * g->ldc + j;
-            if (cols == VW)
-                vstore(cp, scale_into(acc[i], g->alpha, g->beta, g->beta == 0.0f ? vzero() : vload(cp)));
-            else
-                vstore_n(cp, scale_into(acc[i], g->alpha, g->beta, vload_n(cp, cols)), cols);
+            const vf a = vset1(op_at(g->a, g->lda, g->ta, (size_t)i, p));
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[i][v] = vfma(a, x[v], acc[i][v]);
         }
     }
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            float *cp = g->c + (size_t)i * g->ldc + j + (size_t)v * VW;
+            if (cols == (size_t)nv * VW)
+                vstore(cp, scale_into(acc[i][v], g->alpha, g->beta, g->beta == 0.0f ? vzero() : vload(cp)));
+            else
+                vstore_n(cp, scale_into(acc[i][v], g->alpha, g->beta, vload_n(cp, cols)), cols);
+        }
+}
+
+INLINE void small_m_body(const gemm_args *g, size_t j0, size_t j1, const int m)
+{
+    const int nv = IN_FLIGHT(m);
+    size_t j = j0;
+    for (; j + (size_t)nv * VW <= j1; j += (size_t)nv * VW) small_m_block(g, j, (size_t)nv * VW, m, nv);
+    for (; j < j1; j += VW) small_m_block(g, j, min_sz(VW, j1 - j), m, 1);
 }
 
 static void small_m(const gemm_args *g, size_t j0, size_t j1)
