@@ -29,6 +29,10 @@ static void row_to_float(const vae_dataset *ds, size_t i, float *dst)
 void vaei_dataset_gather(const vae_dataset *ds, const size_t *idx, size_t count, float *x,
                          size_t ldx)
 {
+    if (ds->u8) { /* the same conversion as row_to_float, threaded */
+        vaei_gather_u8(x, ldx, ds->u8, ds->dim, idx, count);
+        return;
+    }
     for (size_t k = 0; k < count; k++) row_to_float(ds, idx[k], x + k * ldx);
 }
 

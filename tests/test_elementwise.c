@@ -6,7 +6,8 @@
  *   - everything else bit for bit equal to the reference (bias + ReLU,
  *     leaky ReLU, identity, tanh, ELU; their backward passes; column sums;
  *     Adam; bytes to floats; the finiteness test), odd widths included;
- *   - the threaded wrappers give the same bits on 1, 2 and 3 threads.
+ *   - the threaded wrappers (and the byte-row gather) give the same bits on
+ *     1, 2 and 3 threads.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -294,6 +295,39 @@ static void test_threads_same_bits(void **state)
     free(m1);
 }
 
+/* The threaded gather of byte rows: the reference conversion of the rows
+ * named, in order, on any thread count. */
+static void test_gather(void **state)
+{
+    (void)state;
+    vaei_rng r;
+    vaei_rng_seed(&r, 14);
+    const size_t rows = 1000, dim = 785, count = 300, ldx = dim + 5;
+    uint8_t *base = malloc(rows * dim);
+    size_t *idx = malloc(count * sizeof *idx);
+    float *want = malloc(count * ldx * sizeof *want), *got = malloc(count * ldx * sizeof *got);
+    assert_true(base && idx && want && got);
+    for (size_t i = 0; i < rows * dim; i++) base[i] = (uint8_t)vaei_rng_below(&r, 256);
+    for (size_t k = 0; k < count; k++) idx[k] = (size_t)vaei_rng_below(&r, rows);
+    for (size_t k = 0; k < count; k++) vaei_vec_ref.u8_to_float(want + k * ldx, base + idx[k] * dim, dim);
+    FOR_EACH_LEVEL(name) {
+        for (int t = 1; t <= 3; t++) {
+            assert_int_equal(vae_set_threads(t), VAE_OK);
+            memset(got, 0, count * ldx * sizeof *got);
+            vaei_gather_u8(got, ldx, base, dim, idx, count);
+            for (size_t k = 0; k < count; k++)
+                if (memcmp(got + k * ldx, want + k * ldx, dim * sizeof *got) != 0)
+                    fail_msg("%s, %d threads: row %zu of the gather differs", name, t, k);
+        }
+    }
+    assert_int_equal(vae_set_threads(2), VAE_OK);
+    assert_int_equal(vae_backend_select("auto"), VAE_OK);
+    free(base);
+    free(idx);
+    free(want);
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_bce),
         cmocka_unit_test(test_same_bits_as_reference),
         cmocka_unit_test(test_threads_same_bits),
+        cmocka_unit_test(test_gather),
     };
     return cmocka_run_group_tests_name("elementwise", tests, NULL, NULL);
 }

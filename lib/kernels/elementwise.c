@@ -46,6 +46,39 @@ void vaei_u8_to_float(float *dst, const uint8_t *src, size_t n)
 
 typedef struct {
     const vaei_vecops *vec;
+    float *x;
+    size_t ldx, dim, count;
+    const uint8_t *base;
+    const size_t *idx;
+} gather_job;
+
+/* The rows are scattered over a data set far larger than the caches, so
+ * the next rows are prefetched while one is converted. */
+static void gather_part(void *arg, int part, int nparts)
+{
+    const gather_job *j = arg;
+    enum { AHEAD = 2, LINE = 64 };
+    size_t b, e;
+    vaei_split(j->count, 1, part, nparts, &b, &e);
+    for (size_t k = b; k < e; k++) {
+        if (k + AHEAD < e) {
+            const uint8_t *next = j->base + j->idx[k + AHEAD] * j->dim;
+            for (size_t o = 0; o < j->dim; o += LINE) __builtin_prefetch(next + o);
+        }
+        j->vec->u8_to_float(j->x + k * j->ldx, j->base + j->idx[k] * j->dim, j->dim);
+    }
+}
+
+void vaei_gather_u8(float *x, size_t ldx, const uint8_t *base, size_t dim, const size_t *idx,
+                    size_t count)
+{
+    gather_job j = {vaei_vec(), x, ldx, dim, count, base, idx};
+    /* Latency-bound rather than compute-bound: worth a thread earlier. */
+    vaei_parallel(threads_for(4 * count * dim), gather_part, &j);
+}
+
+typedef struct {
+    const vaei_vecops *vec;
     size_t n, d, ldx, first_block, blocks;
     const float *x, *l;
     float *dl, scale;

@@ -75,6 +75,10 @@ double vaei_bce_logits(size_t n, size_t d, const float *x, size_t ldx, const flo
                        float scale);
 void vaei_adam(const vaei_adam_args *a, size_t n);
 void vaei_u8_to_float(float *dst, const uint8_t *src, size_t n);
+/* Rows idx[0..count) of a byte matrix [? x dim] as floats into x (row
+ * stride ldx), as vaei_u8_to_float converts them. */
+void vaei_gather_u8(float *x, size_t ldx, const uint8_t *base, size_t dim, const size_t *idx,
+                    size_t count);
 int vaei_all_finite(const float *x, size_t n);
 
 #endif /* VAEI_ELEMENTWISE_H */
