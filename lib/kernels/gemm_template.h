@@ -251,26 +251,44 @@ static size_t bbuf_floats(void)
     return (size_t)(NC + NR) * KC;
 }
 
+/* Operands packed once for all threads (see GEMM_SUFFIX(sgemm)): A when C
+ * is split by columns and all of op(A) fits one row block, B when C is
+ * split by rows and all of op(B) fits one column block. Block pc of the k
+ * blocks starts at shared + pc * width (width = m or n rounded up to whole
+ * panels). */
+typedef struct {
+    const float *a, *b;
+    size_t a_width, b_width;
+} gemm_shared;
+
 static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, size_t j1,
-                         float *abuf, float *bbuf)
+                         float *abuf, float *bbuf, const gemm_shared *sh)
 {
-    const size_t kb = k_block(g->k);
+    const size_t kb = k_block(g->k), mc_max = sh->a ? i1 - i0 : MC;
     for (size_t jc = j0; jc < j1; jc += NC) {
         const size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += kb) {
             const size_t kc = min_sz(kb, g->k - pc);
             const float beta = pc == 0 ? g->beta : 1.0f;
-            pack_b(g, jc, nc, pc, kc, bbuf);
-            for (size_t ic = i0; ic < i1; ic += MC) {
-                const size_t mc = min_sz(MC, i1 - ic);
-                pack_a(g, ic, mc, pc, kc, abuf);
+            const float *bpack = bbuf;
+            if (sh->b)
+                bpack = sh->b + pc * sh->b_width;
+            else
+                pack_b(g, jc, nc, pc, kc, bbuf);
+            for (size_t ic = i0; ic < i1; ic += mc_max) {
+                const size_t mc = min_sz(mc_max, i1 - ic);
+                const float *apack = abuf;
+                if (sh->a)
+                    apack = sh->a + pc * sh->a_width;
+                else
+                    pack_a(g, ic, mc, pc, kc, abuf);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     const size_t nr = min_sz(NR, nc - jr);
                     const tile_fn tile = tiles[(nr + VW - 1) / VW];
-                    const float *bp = bbuf + jr * kc;
+                    const float *bp = bpack + jr * kc;
                     float *cc = g->c + ic * g->ldc + jc + jr;
                     for (size_t ir = 0; ir < mc; ir += MR)
-                        tile(kc, abuf + ir * kc, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
+                        tile(kc, apack + ir * kc, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
                              min_sz(MR, mc - ir), nr);
                 }
             }
@@ -518,7 +536,30 @@ typedef struct {
     const float *skinny_b; /* small_k: op(B) [k x n]; small_n: op(B)^T [n x k] */
     size_t ld_skinny;
     int split_rows;        /* blocked: 1 splits rows of C, 0 columns */
+    gemm_shared sh;        /* blocked: the operand packed once, if any */
+    float *sh_buf;         /* its buffer while it is being packed */
 } gemm_job;
+
+/* Pack the shared operand: part `part` of the (k block, panel) pairs. */
+static void pack_part(void *arg, int part, int nparts)
+{
+    const gemm_job *job = arg;
+    const gemm_args *g = job->g;
+    const size_t kb = k_block(g->k), nblocks = (g->k + kb - 1) / kb;
+    const int rows = job->split_rows == 0; /* A is shared when C is split by columns */
+    const size_t step = rows ? MR : NR, extent = rows ? g->m : g->n;
+    const size_t panels = (extent + step - 1) / step;
+    size_t b, e;
+    vaei_split(nblocks * panels, 1, part, nparts, &b, &e);
+    for (size_t t = b; t < e; t++) {
+        const size_t pc = t / panels * kb, first = t % panels * step;
+        const size_t kc = min_sz(kb, g->k - pc), count = min_sz(step, extent - first);
+        if (rows)
+            pack_a(g, first, count, pc, kc, job->sh_buf + pc * job->sh.a_width + first * kc);
+        else
+            pack_b(g, first, count, pc, kc, job->sh_buf + pc * job->sh.b_width + first * kc);
+    }
+}
 
 static void gemm_part(void *arg, int part, int nparts)
 {
@@ -535,9 +576,10 @@ static void gemm_part(void *arg, int part, int nparts)
         vaei_split(g->n, VW, part, nparts, &b, &e);
         small_m(g, b, e);
     } else {
-        float *abuf = vaei_scratch(0, abuf_floats() * sizeof(float));
-        float *bbuf = vaei_scratch(1, bbuf_floats() * sizeof(float));
-        if (!abuf || !bbuf) { /* no memory for packing: the reference still works */
+        float *abuf = job->sh.a ? NULL : vaei_scratch(0, abuf_floats() * sizeof(float));
+        float *bbuf = job->sh.b ? NULL : vaei_scratch(1, bbuf_floats() * sizeof(float));
+        if ((!job->sh.a && !abuf) || (!job->sh.b && !bbuf)) {
+            /* No memory for packing: the reference still works. */
             vaei_split(g->m, 1, part, nparts, &b, &e);
             vaei_kernels_ref.sgemm(g->ta, g->tb, e - b, g->n, g->k, g->alpha,
                                    g->ta == VAE_NO_TRANS ? g->a + b * g->lda : g->a + b, g->lda,
@@ -546,10 +588,10 @@ static void gemm_part(void *arg, int part, int nparts)
         }
         if (job->split_rows) {
             vaei_split(g->m, MR, part, nparts, &b, &e);
-            gemm_blocked(g, b, e, 0, g->n, abuf, bbuf);
+            gemm_blocked(g, b, e, 0, g->n, abuf, bbuf, &job->sh);
         } else {
-            vaei_split(g->n, VW, part, nparts, &b, &e);
-            gemm_blocked(g, 0, g->m, b, e, abuf, bbuf);
+            vaei_split(g->n, NR, part, nparts, &b, &e);
+            gemm_blocked(g, 0, g->m, b, e, abuf, bbuf, &job->sh);
         }
     }
 }
@@ -566,7 +608,7 @@ static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, siz
     const gemm_args g = {ta, tb, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
     /* Split C along its longer side: each thread packs all of the other
      * operand, so that one should be the smaller. */
-    gemm_job job = {&g, NULL, 0, m >= n};
+    gemm_job job = {&g, NULL, 0, m >= n, {NULL, NULL, 0, 0}, NULL};
     float *owned = NULL;
     if (k <= SKINNY || n <= SKINNY) {
         /* small_k wants op(B) as rows [k x n], small_n wants op(B)^T [n x k]:
@@ -592,13 +634,39 @@ static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, siz
     int nt = vaei_threads();
     const double fma = (double)m * (double)n * (double)k;
     if (fma < (double)MIN_FMA_PER_THREAD * nt) nt = (int)(fma / MIN_FMA_PER_THREAD);
-    const size_t units = k <= SKINNY                       ? m
-                         : n <= SKINNY                     ? (m + VW - 1) / VW
-                         : m <= SKINNY && tb == VAE_NO_TRANS ? (n + VW - 1) / VW
-                         : job.split_rows                  ? (m + MR - 1) / MR
-                                                           : (n + VW - 1) / VW;
-    if ((size_t)nt > units) nt = (int)units;
     if (nt < 1) nt = 1;
-    vaei_parallel(nt, gemm_part, &job);
-    free(owned);
+    const int blocked = !(k <= SKINNY || n <= SKINNY || (m <= SKINNY && tb == VAE_NO_TRANS));
+    if (!blocked) {
+        const size_t units = k <= SKINNY ? m : n <= SKINNY ? (m + VW - 1) / VW : (n + VW - 1) / VW;
+        if ((size_t)nt > units) nt = (int)units;
+        vaei_parallel(nt, gemm_part, &job);
+        free(owned);
+        return;
+    }
+    /* With threads, the operand that every thread would otherwise pack for
+     * itself is packed once, by all of them, when it fits one block; C is
+     * then cut into OVERSPLIT parts per thread, taken as threads come free,
+     * which evens out a thread that the OS holds back. */
+    enum { OVERSPLIT = 4 };
+    int parts = nt;
+    if (nt > 1) {
+        const size_t a_width = (m + MR - 1) / MR * MR, b_width = n / NR * NR + (n % NR + VW - 1) / VW * VW;
+        const int share_a = !job.split_rows && m <= 2 * MC, share_b = job.split_rows && n <= NC;
+        if (share_a || share_b) {
+            const size_t floats = (share_a ? a_width : b_width) * k;
+            float *buf = vaei_scratch(2, floats * sizeof(float));
+            if (buf) {
+                job.sh_buf = buf;
+                if (share_a) job.sh.a_width = a_width;
+                if (share_b) job.sh.b_width = b_width;
+                vaei_parallel(nt, pack_part, &job);
+                if (share_a) job.sh.a = buf;
+                if (share_b) job.sh.b = buf;
+                parts = nt * OVERSPLIT;
+            }
+        }
+    }
+    const size_t units = job.split_rows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
+    if ((size_t)parts > units) parts = (int)units;
+    vaei_parallel(parts, gemm_part, &job);
 }

@@ -1,12 +1,16 @@
 /*
- * The worker pool behind vaei_parallel. Workers spin briefly after a job
+ * The worker pool behind vaei_parallel. Workers poll briefly after a job
  * before they sleep, because a training step issues a dozen short jobs
  * (about a millisecond each) in a row and a futex wake-up per job would cost
- * a visible share of the step.
+ * a visible share of the step. Polling yields the CPU (sched_yield) after
+ * the first few rounds: another runnable thread on that core, such as a
+ * BLAS library's worker in the middle of a GEMM, must not wait for our
+ * poll to time out.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +26,19 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-enum { SPIN_NS = 200000 }; /* how long an idle thread polls before it sleeps */
+enum {
+    SPIN_NS = 200000, /* how long an idle thread polls before it sleeps */
+    PAUSES = 64,      /* polls with a pause instruction before polls yield */
+};
+
+/* One round of polling number i. */
+static void poll_wait(unsigned i)
+{
+    if (i < PAUSES)
+        CPU_RELAX();
+    else
+        sched_yield();
+}
 
 static pthread_mutex_t busy = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;   /* guards the fields below */
@@ -78,8 +94,8 @@ static void *worker_main(void *arg)
         /* Poll for a new generation, then sleep on the condition. */
         const uint64_t t0 = now_ns();
         for (unsigned i = 0; __atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen; i++) {
-            CPU_RELAX();
-            if ((i & 255) == 255 && now_ns() - t0 > SPIN_NS) break;
+            poll_wait(i);
+            if ((i & 15) == 15 && now_ns() - t0 > SPIN_NS) break;
         }
         pthread_mutex_lock(&mu);
         while (generation == seen && !stopping) pthread_cond_wait(&wake, &mu);
@@ -136,8 +152,8 @@ void vaei_parallel(int nparts, vaei_task_fn fn, void *ctx)
     run_parts((uint32_t)gen, fn, ctx, nparts);
     const uint64_t t0 = now_ns();
     for (unsigned i = 0; __atomic_load_n(&pending, __ATOMIC_ACQUIRE) != 0; i++) {
-        CPU_RELAX();
-        if ((i & 255) == 255 && now_ns() - t0 > SPIN_NS) break;
+        poll_wait(i);
+        if ((i & 15) == 15 && now_ns() - t0 > SPIN_NS) break;
     }
     pthread_mutex_lock(&mu);
     sleeping_caller = 1;
@@ -159,8 +175,8 @@ void vaei_split(size_t count, size_t grain, int part, int nparts, size_t *begin,
 
 /* Per-thread scratch, freed by the key's destructor when a thread exits. */
 typedef struct {
-    void *p[2];
-    size_t size[2];
+    void *p[3];
+    size_t size[3];
 } scratch_t;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -168,8 +184,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void scratch_free(void *arg)
 {
     scratch_t *s = arg;
-    free(s->p[0]);
-    free(s->p[1]);
+    for (int i = 0; i < 3; i++) free(s->p[i]);
     free(s);
 }
 

@@ -23,8 +23,8 @@ void vaei_parallel(int nparts, vaei_task_fn fn, void *ctx);
 void vaei_split(size_t count, size_t grain, int part, int nparts, size_t *begin, size_t *end);
 
 /* Per-thread scratch of at least `bytes` bytes, 64-byte aligned, kept for
- * the thread's life (freed at its exit); NULL when out of memory. Slot 0
- * and 1 are distinct buffers. */
+ * the thread's life (freed at its exit); NULL when out of memory. Slots
+ * 0 to 2 are distinct buffers. */
 void *vaei_scratch(int slot, size_t bytes);
 
 #endif /* VAEI_THREADPOOL_H */
