@@ -112,9 +112,29 @@ static void *worker_main(void *arg)
     }
 }
 
+/* A child of fork() has none of the workers (and maybe a lock held by a
+ * thread that is not there): it starts a pool of its own when needed. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&busy, NULL);
+    pthread_mutex_init(&mu, NULL);
+    pthread_cond_init(&wake, NULL);
+    pthread_cond_init(&done, NULL);
+    workers = NULL; /* the parent's copy of the array is left behind */
+    nworkers = 0;
+    sleeping_caller = 0;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void)
+{
+    (void)pthread_atfork(NULL, NULL, after_fork_child);
+}
+
 /* Grow the pool to n workers (never shrinks); returns how many exist. */
 static int ensure_workers(int n)
 {
+    pthread_once(&atfork_once, register_atfork);
     if (n <= nworkers) return nworkers;
     pthread_t *w = realloc(workers, (size_t)n * sizeof *w);
     if (!w) return nworkers;
