@@ -11,7 +11,7 @@
 
 #define GEMM_MR 8
 #define GEMM_NV 2
-#define GEMM_KC 256
+#define GEMM_KC 160 /* B panel 160 x 32 floats + A panel: 25 KiB of the 32 KiB L1 */
 #define GEMM_SUFFIX(name) name##_avx512
 
 #define GEMM_TRANSPOSE8 vaei_transpose8
