@@ -13,6 +13,7 @@
 #include "kernels/kernels.h"
 #include "model.h"
 #include "optim.h"
+#include "train.h"
 
 enum { EVAL_CHUNK = 256 };
 
@@ -116,9 +117,7 @@ vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x
     return vae_optimizer_step(opt);
 }
 
-/* Rows of a dataset into ws.x0 [x | one-hot(label)], checked for the likelihood. */
-static vae_status stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx,
-                                size_t n)
+vae_status vaei_stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx, size_t n)
 {
     const size_t w = m->D + m->C;
     float *x0 = m->ws.x0;
@@ -134,7 +133,7 @@ static vae_status stage_dataset(vae_model *m, const vae_dataset *ds, const size_
     return ds->f32 ? vaei_check_inputs(m, x0, w, n) : VAE_OK;
 }
 
-static vae_status check_dataset(const vae_model *m, const vae_dataset *ds)
+vae_status vaei_check_dataset(const vae_model *m, const vae_dataset *ds)
 {
     VAEI_CHECK(ds->dim == m->D, VAE_ERR_MISMATCH,
                "the dataset has %zu values per sample but the model takes %zu", ds->dim, m->D);
@@ -173,7 +172,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
     VAEI_CHECK(batch >= 1, VAE_ERR_INVALID_ARGUMENT, "batch size is 0");
     VAEI_CHECK(opt->model == m, VAE_ERR_INVALID_ARGUMENT,
                "the optimizer belongs to another model");
-    VAEI_TRY(check_dataset(m, ds));
+    VAEI_TRY(vaei_check_dataset(m, ds));
     if (batch > ds->n) batch = ds->n;
     VAEI_TRY(vaei_model_reserve(m, batch));
     size_t *perm = malloc(ds->n * sizeof *perm);
@@ -191,7 +190,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
     vae_status s = VAE_OK;
     for (size_t b = 0; b < batches && s == VAE_OK; b++) {
         const size_t first = b * batch, n = ds->n - first < batch ? ds->n - first : batch;
-        s = stage_dataset(m, ds, perm + first, n);
+        s = vaei_stage_dataset(m, ds, perm + first, n);
         if (s != VAE_OK) break;
         if (VAEI_CFG(m, S_BINARIZE) != 0) binarize(m, m->ws.x0, w, n);
         vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
@@ -217,7 +216,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
 vae_status vae_model_evaluate(vae_model *m, vae_dataset *ds, vae_loss *mean)
 {
     VAEI_CHECK_ARG(m != NULL && ds != NULL && mean != NULL);
-    VAEI_TRY(check_dataset(m, ds));
+    VAEI_TRY(vaei_check_dataset(m, ds));
     const size_t chunk = ds->n < EVAL_CHUNK ? ds->n : EVAL_CHUNK, w = m->D + m->C;
     VAEI_TRY(vaei_model_reserve(m, chunk));
     size_t idx[EVAL_CHUNK];
@@ -228,7 +227,7 @@ vae_status vae_model_evaluate(vae_model *m, vae_dataset *ds, vae_loss *mean)
     for (size_t first = 0; first < ds->n; first += chunk) {
         const size_t n = ds->n - first < chunk ? ds->n - first : chunk;
         for (size_t i = 0; i < n; i++) idx[i] = first + i;
-        VAEI_TRY(stage_dataset(m, ds, idx, n));
+        VAEI_TRY(vaei_stage_dataset(m, ds, idx, n));
         if (use_mean)
             memset(m->ws.eps, 0, n * m->L * sizeof *m->ws.eps);
         else

@@ -132,9 +132,17 @@ typedef enum vae_activation {
 
 /** How the KL weight evolves with the step count. Pinned values. */
 typedef enum vae_kl_schedule {
-    VAE_KL_CONSTANT = 0, /**< weight = beta */
-    VAE_KL_LINEAR = 1,   /**< beta * min(1, step / warmup_steps) */
-    VAE_KL_CYCLICAL = 2  /**< linear ramp over the first half of each cycle, then beta */
+    /** weight = beta */
+    VAE_KL_CONSTANT = 0,
+    /** Linear warm-up: beta * min(1, s / warmup_steps), where s is the number
+     *  of steps taken before this one (so the first step has weight 0);
+     *  beta when warmup_steps is 0. */
+    VAE_KL_LINEAR = 1,
+    /** Cyclical annealing (Fu et al. 2019): beta * min(1, (s mod cycle_steps) / ramp)
+     *  with ramp = min(warmup_steps, cycle_steps), or cycle_steps / 2 when
+     *  warmup_steps is 0 (the paper's R = 0.5); each cycle starts again at 0.
+     *  beta when cycle_steps is 0. */
+    VAE_KL_CYCLICAL = 2
 } vae_kl_schedule;
 
 /**
@@ -155,7 +163,7 @@ typedef enum vae_param {
     /* objective */
     VAE_PARAM_BETA = 20,           /**< weight of the KL term (beta-VAE); default 1 */
     VAE_PARAM_KL_SCHEDULE = 21,    /**< a vae_kl_schedule; default CONSTANT */
-    VAE_PARAM_KL_WARMUP_STEPS = 22,/**< ramp length in steps (LINEAR, CYCLICAL); default 0 */
+    VAE_PARAM_KL_WARMUP_STEPS = 22,/**< ramp length in steps: LINEAR's whole warm-up; CYCLICAL's ramp at the start of each cycle, 0 meaning half the cycle; default 0 */
     VAE_PARAM_KL_CYCLE_STEPS = 23, /**< cycle length in steps (CYCLICAL); default 0 */
     VAE_PARAM_FREE_BITS = 24,      /**< floor on the batch-mean KL per latent dimension, nats; default 0 */
     VAE_PARAM_BINARIZE = 25,       /**< 1: sample x ~ Bernoulli(x) per batch in training; default 0 */
@@ -404,6 +412,107 @@ VAE_API VAE_NODISCARD vae_status vae_model_reconstruct(vae_model *m, const float
                                                        float *out);
 
 /* ------------------------------------------------------------------------ */
+/* Evaluation and exploration of a trained model                            */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Importance-weighted estimate of log p(x) (the IWAE bound of Burda et al.
+ * 2015) for every image of ds:
+ *     L_k(x) = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x),
+ * evaluated as a log-sum-exp in double precision. L_k is a lower bound on
+ * log p(x) in expectation, never below the ELBO in expectation, and rises
+ * towards log p(x) as k grows. Conditional models use the dataset's labels
+ * as one-hot conditioning (as vae_train_epoch()), giving log p(x|c).
+ *
+ * The draws for image i come from a stream seeded by (seed, i) alone, so a
+ * result does not depend on chunking, the thread count or the other images.
+ * The model's parameters and training noise are untouched; its workspace
+ * may grow to hold a block of samples (about 16 KiB per row for the
+ * lesson's model, a few hundred rows).
+ *
+ * Signs: these are log-likelihoods in nats per image (higher is better);
+ * -mean is comparable with vae_loss.total, the negative ELBO.
+ *
+ * @param[in]  k     importance samples per image, >= 1. k = 1 gives a
+ *                   one-sample Monte Carlo estimate of the ELBO.
+ * @param[in]  seed  seeds the draws.
+ * @param[out] mean  mean of L_k over the images; may be NULL.
+ * @param[out] bound [vae_dataset_count(ds)] L_k of each image in storage
+ *                   order; may be NULL.
+ * @param[out] elbo  [vae_dataset_count(ds)] the mean of the same k log
+ *                   weights: a Monte Carlo ELBO estimate from the same
+ *                   draws, so bound[i] >= elbo[i] always (Jensen), with
+ *                   equality when k = 1; may be NULL.
+ * @return VAE_ERR_MISMATCH when ds does not fit the model.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_iwae(vae_model *m, vae_dataset *ds, size_t k,
+                                                uint64_t seed, double *mean, double *bound,
+                                                double *elbo);
+
+/**
+ * Active latent units (Burda et al. 2015): dimension j is active when
+ * Var_x(E_q[z_j | x]) > threshold over the images of ds. Unused
+ * dimensions have posteriors that ignore x (posterior collapse), so their
+ * mean does not vary.
+ * @param[in]  threshold  in latent units squared; Burda et al. use 0.01.
+ * @param[out] active     number of active dimensions; may be NULL.
+ * @param[out] variances  [latent_dim] the variance of each dimension's
+ *                        posterior mean over ds (divided by the count);
+ *                        may be NULL.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_active_units(vae_model *m, vae_dataset *ds,
+                                                        double threshold, size_t *active,
+                                                        double *variances);
+
+/** Path between two latent points. Pinned values. */
+typedef enum vae_interpolation {
+    /** z(t) = (1 - t) z0 + t z1: a straight line, which passes through the
+     *  low-density middle of a Gaussian prior when z0 and z1 are far apart. */
+    VAE_INTERP_LINEAR = 0,
+    /** Spherical (slerp, Shoemake 1985; White 2016): with theta the angle
+     *  between z0 and z1, z(t) = sin((1-t) theta)/sin theta z0 +
+     *  sin(t theta)/sin theta z1. Keeps the norm when |z0| = |z1|. Falls
+     *  back to LINEAR when sin theta < 1e-6 (parallel, antiparallel or zero
+     *  vectors). */
+    VAE_INTERP_SLERP = 1
+} vae_interpolation;
+
+/**
+ * Decode `steps` evenly spaced points t = i / (steps - 1) of the path from
+ * z0 (t = 0) to z1 (t = 1); the ends are z0 and z1 exactly.
+ * @param[in]  z0, z1 [latent_dim] each.
+ * @param[in]  cond   [cond_dim] conditioning shared by every point, or NULL
+ *                    when cond_dim is 0.
+ * @param[in]  steps  >= 2.
+ * @param[out] out    [steps x input_dim] decoded images, as vae_model_decode().
+ * @param[out] z      [steps x latent_dim] the points; may be NULL.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_interpolate(vae_model *m, const float *z0,
+                                                       const float *z1, const float *cond,
+                                                       vae_interpolation kind, size_t steps,
+                                                       float *out, float *z);
+
+/**
+ * Latent traversal: decode `steps` copies of z whose dimension `dim` is
+ * replaced by lo + (hi - lo) i / (steps - 1), the others held fixed.
+ * @param[in]  z      [latent_dim] the base point.
+ * @param[in]  cond   [cond_dim] or NULL when cond_dim is 0.
+ * @param[in]  dim    the dimension swept, < latent_dim.
+ * @param[in]  lo, hi range of the swept value, finite (lo > hi sweeps down).
+ * @param[in]  steps  >= 2.
+ * @param[out] out    [steps x input_dim] decoded images.
+ * @param[out] zs     [steps x latent_dim] the points; may be NULL.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_traverse(vae_model *m, const float *z,
+                                                    const float *cond, size_t dim, double lo,
+                                                    double hi, size_t steps, float *out,
+                                                    float *zs);
+
+/* ------------------------------------------------------------------------ */
 /* Optimizer                                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -543,6 +652,21 @@ VAE_API VAE_NODISCARD vae_status vae_dataset_shuffle(vae_dataset *ds, uint64_t s
 VAE_API VAE_NODISCARD vae_status vae_dataset_batch(const vae_dataset *ds, size_t index,
                                                    size_t batch, float *x, int32_t *labels,
                                                    size_t *n);
+
+/**
+ * Split ds at random into two new datasets, e.g. training and validation.
+ * `count` samples drawn without replacement by a permutation seeded by
+ * seed go into *picked, the others into *rest; each keeps the storage order
+ * of ds, its labels and its sample type (bytes stay bytes). Both are copies
+ * that own their memory; ds is unchanged and may be freed after.
+ * @param[in]  count  1 to vae_dataset_count(ds) - 1.
+ * @param[out] rest   vae_dataset_count(ds) - count samples; free with vae_dataset_free().
+ * @param[out] picked count samples; free with vae_dataset_free().
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_dataset_split(const vae_dataset *ds, size_t count,
+                                                   uint64_t seed, vae_dataset **rest,
+                                                   vae_dataset **picked);
 
 /* ------------------------------------------------------------------------ */
 /* Checkpoints                                                              */
