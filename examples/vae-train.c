@@ -278,11 +278,18 @@ static void report_test(run *r, vae_dataset *test)
     if (fclose(r->csv) != 0) die("%s: %s", r->csv_path, strerror(errno));
 
     /* Burda et al.'s criterion: Var_x E_q[z_j | x] > 0.01. */
+    enum { SHOWN = 32 };
     const size_t L = model_size(r->m, VAE_PARAM_LATENT_DIM);
     size_t active;
-    cli_check(vae_model_active_units(r->m, test, 0.01, &active, NULL), "counting active units");
+    double *var = malloc(L * sizeof *var);
+    if (!var) die("out of memory for %zu latent dimensions", L);
+    cli_check(vae_model_active_units(r->m, test, 0.01, &active, var), "counting active units");
     printf("active units: %zu of %zu (test posterior means varying by more than 0.01)\n",
            active, L);
+    printf("variance of each posterior mean:");
+    for (size_t j = 0; j < L && j < SHOWN; j++) printf(" %.3f", var[j]);
+    printf(L > SHOWN ? " ...\n" : "\n");
+    free(var);
     if (r->o->iwae) {
         double ll;
         t0 = now();
