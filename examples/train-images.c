@@ -101,23 +101,28 @@ static void write_manifold(vae_model *m, const char *out, size_t dim)
     free(grid);
 }
 
-/* Draws from the prior: 64 in a grid, or for a conditional model one row of
- * 10 per class (rows = classes, at most CLASS_ROWS_MAX). */
-static void write_samples(vae_model *m, const char *out, size_t dim, size_t classes,
+/* Draws from the prior: 64 in a grid; for a conditional model one row per
+ * class (at most CLASS_ROWS_MAX), every row decoding the same 10 draws, so
+ * that a column shows one style across the classes. */
+static void write_samples(vae_model *m, const char *out, size_t dim, size_t L, size_t classes,
                           uint64_t seed)
 {
     const size_t rows = classes < CLASS_ROWS_MAX ? classes : CLASS_ROWS_MAX;
     const size_t n = classes ? rows * 10 : SAMPLES, cols = classes ? 10 : 8;
-    float *cond = NULL;
-    if (classes) {
-        cond = alloc_floats(n, classes);
-        for (size_t i = 0; i < n; i++) cond[i * classes + i / 10] = 1.0f;
-    }
     float *s = alloc_floats(n, dim);
-    cli_check(vae_model_sample(m, cond, n, seed, s, NULL), "sampling");
+    if (!classes) {
+        cli_check(vae_model_sample(m, NULL, n, seed, s, NULL), "sampling");
+    } else {
+        float *cond = alloc_floats(n, classes), *z = alloc_floats(n, L);
+        for (size_t i = 0; i < n; i++) cond[i * classes + i / 10] = 1.0f;
+        cli_check(vae_model_sample(m, cond, 10, seed, s, z), "sampling");
+        for (size_t r = 1; r < rows; r++) memcpy(z + r * 10 * L, z, 10 * L * sizeof *z);
+        cli_check(vae_model_decode(m, z, cond, n, s), "decoding samples");
+        free(z);
+        free(cond);
+    }
     save_grid(out, "samples", s, n, cols, dim);
     free(s);
-    free(cond);
 }
 
 /* Interpolation between the posterior means of test images 2p and 2p+1,
@@ -172,7 +177,7 @@ void write_images(vae_model *m, vae_dataset *test, const char *out, uint64_t see
     cli_join(path, sizeof path, out, name);
     if (image_write_rows(path, rows, 2, n, h, w) != 0) die("%s: %s", path, strerror(errno));
 
-    write_samples(m, out, dim, classes, seed);
+    write_samples(m, out, dim, L, classes, seed);
     if (L == 2 && classes == 0) write_manifold(m, out, dim);
 
     float *mu = alloc_floats(n, L);
