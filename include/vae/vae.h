@@ -427,8 +427,8 @@ VAE_API VAE_NODISCARD vae_status vae_model_reconstruct(vae_model *m, const float
  * The draws for image i come from a stream seeded by (seed, i) alone, so a
  * result does not depend on chunking, the thread count or the other images.
  * The model's parameters and training noise are untouched; its workspace
- * may grow to hold a block of samples (about 16 KiB per row for the
- * lesson's model, a few hundred rows).
+ * grows to hold a block of 512 samples (about 8 MiB for the lesson's model)
+ * and keeps that size. The cost is k decoder passes per image.
  *
  * Signs: these are log-likelihoods in nats per image (higher is better);
  * -mean is comparable with vae_loss.total, the negative ELBO.
@@ -443,7 +443,8 @@ VAE_API VAE_NODISCARD vae_status vae_model_reconstruct(vae_model *m, const float
  *                   weights: a Monte Carlo ELBO estimate from the same
  *                   draws, so bound[i] >= elbo[i] always (Jensen), with
  *                   equality when k = 1; may be NULL.
- * @return VAE_ERR_MISMATCH when ds does not fit the model.
+ * @return VAE_ERR_MISMATCH when ds does not fit the model, VAE_ERR_NUMERIC
+ *         when a log weight is not finite (nothing is written then).
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_model_iwae(vae_model *m, vae_dataset *ds, size_t k,
