@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -153,6 +154,29 @@ int cli_find_file(char *buf, size_t size, const char *dir, const char *name)
     }
     errno = ENOENT;
     return -1;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cli_default_data(char *buf, size_t size)
+{
+    if (is_dir(VAE_DATA_INSTALLED)) return VAE_DATA_INSTALLED;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int len = snprintf(buf, size, "%s/%s", exe, VAE_DATA_FROM_PROGRAM);
+            if (len > 0 && (size_t)len < size && is_dir(buf)) return buf;
+        }
+    }
+    return "examples/data/mnist-subset";
 }
 
 int cli_make_dir(const char *path)

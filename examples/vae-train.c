@@ -25,10 +25,6 @@
 #include "cli.h"
 #include "image.h"
 
-#ifndef VAE_DEFAULT_DATA
-#define VAE_DEFAULT_DATA "examples/data/mnist-subset"
-#endif
-
 enum { MAX_HIDDEN = 16, PATH_SIZE = 4096 };
 
 static const char usage_text[] =
@@ -41,7 +37,8 @@ static const char usage_text[] =
     "Options:\n"
     "  --data DIR        directory holding train-images-idx3-ubyte, t10k-images-idx3-ubyte\n"
     "                    and optionally their -labels-idx1-ubyte files, each raw or .gz\n"
-    "                    [" VAE_DEFAULT_DATA "]\n"
+    "                    [" VAE_DATA_INSTALLED ",\n"
+    "                    else examples/data/mnist-subset of the build's source tree]\n"
     "  --epochs N        total epochs to reach, counting those of --resume [10]\n"
     "  --batch N         images per training step [128]\n"
     "  --latent N        latent dimensions [2]\n"
@@ -86,7 +83,8 @@ typedef struct options {
 
 static options parse_args(int argc, char **argv)
 {
-    options o = {.data = VAE_DEFAULT_DATA, .out = "vae-out", .epochs = 10, .seed = 1,
+    static char default_data[PATH_SIZE];
+    options o = {.data = cli_default_data(default_data, sizeof default_data), .out = "vae-out", .epochs = 10, .seed = 1,
                  .batch = 128, .latent = 2, .hidden = {400}, .n_hidden = 1, .lr = 1e-3};
     const char *shape_flag = NULL; /* a flag that only a new model can honour */
 
