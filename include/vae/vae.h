@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libvae: train and run Variational Autoencoders from C.
  *
  * Conventions used throughout this header
@@ -31,6 +32,11 @@
 extern "C" {
 #endif
 
+/**
+ * Marks a public declaration. While the library itself is compiled it gives
+ * the symbol default visibility (everything else is hidden); for users it is
+ * empty. The exported set is pinned by lib/libvae.map (docs/abi.md).
+ */
 #if defined(VAE_BUILDING_LIBRARY) && defined(__GNUC__)
 #define VAE_API __attribute__((visibility("default")))
 #else
@@ -38,7 +44,9 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
+/** A status that must not be ignored: the compiler warns when it is. */
 #define VAE_NODISCARD __attribute__((warn_unused_result))
+/** A declaration kept for compatibility; msg names its replacement. */
 #define VAE_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
 #define VAE_NODISCARD
@@ -90,10 +98,10 @@ VAE_API const char *vae_version_string(void);
 
 /** Severity of a log message. */
 typedef enum vae_log_level {
-    VAE_LOG_ERROR = 0,
-    VAE_LOG_WARN = 1,
-    VAE_LOG_INFO = 2,
-    VAE_LOG_DEBUG = 3
+    VAE_LOG_ERROR = 0, /**< a call failed; the message says why */
+    VAE_LOG_WARN = 1,  /**< something was ignored or replaced, e.g. an unknown VAE_BACKEND */
+    VAE_LOG_INFO = 2,  /**< a choice made, e.g. the backend in use */
+    VAE_LOG_DEBUG = 3  /**< details for bug reports */
 } vae_log_level;
 
 /** Receives the library's diagnostics; msg is one line without a newline. */
@@ -167,8 +175,8 @@ typedef enum vae_param {
 
 /** Which half of the network a hidden-layer list describes. */
 typedef enum vae_side {
-    VAE_ENCODER = 1,
-    VAE_DECODER = 2,
+    VAE_ENCODER = 1, /**< from the input to the latent */
+    VAE_DECODER = 2, /**< from the latent to the output */
     VAE_BOTH = 3 /**< setter only: both sides get the same list */
 } vae_side;
 
@@ -218,8 +226,11 @@ VAE_API VAE_NODISCARD vae_status vae_param_bounds(vae_param p, double *lo, doubl
 /* Model                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/** Opaque model: architecture, parameters, gradients and training state. */
 typedef struct vae_model vae_model;
+/** Opaque optimizer state (Adam moments or SGD momentum) of one model. */
 typedef struct vae_optimizer vae_optimizer;
+/** Opaque dataset: samples (bytes or floats) and optional labels. */
 typedef struct vae_dataset vae_dataset;
 
 /**
@@ -577,7 +588,10 @@ VAE_API VAE_NODISCARD vae_status vae_checkpoint_load(const char *path, vae_model
 /* ------------------------------------------------------------------------ */
 
 /** Transposition flag of vae_sgemm_fn. */
-typedef enum vae_transpose { VAE_NO_TRANS = 0, VAE_TRANS = 1 } vae_transpose;
+typedef enum vae_transpose {
+    VAE_NO_TRANS = 0, /**< op(X) = X */
+    VAE_TRANS = 1     /**< op(X) = X^T */
+} vae_transpose;
 
 /**
  * A host-provided single-precision GEMM, row-major:
