@@ -30,8 +30,11 @@ soversion=$(python3 tools/version.py)
 # at paths of different lengths.
 copy_tree() {
     mkdir -p "$1"
-    git ls-files -z --cached --others --exclude-standard |
-        xargs -0 tar -cf - 2>/dev/null | tar -xf - -C "$1"
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -xf - -C "$1"
+    else  # a release tarball
+        tar -cf - --exclude='./build*' --exclude=./vae-out --exclude=./obj . | tar -xf - -C "$1"
+    fi
 }
 a="$tmp/1/libvae-1.0"
 b="$tmp/second-build-tree/libvae-1.0"

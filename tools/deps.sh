@@ -4,6 +4,8 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ python3
   zlib1g-dev libpng-dev libcmocka-dev libopenblas-dev libblis-dev"
+# ABI, API reference, man page and packaging checks (docs/abi.md, docs/packaging.md)
+packages="$packages abigail-tools binutils doxygen groff-base git"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
