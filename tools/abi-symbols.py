@@ -58,8 +58,9 @@ def node_of(since):
 
 
 def blank_comments(text):
-    """text with every comment replaced by spaces (lines kept), and the doc
-    comments (/** and /*!) as (start, end, body) spans."""
+    """text with every comment replaced by spaces and every string's contents
+    by '_' (lengths and lines kept), and the doc comments (/** and /*!) as
+    (start, end, body) spans."""
     out, docs, i, n = [], [], 0, len(text)
     while i < n:
         if text.startswith('/*', i):
@@ -81,7 +82,9 @@ def blank_comments(text):
             q, j = text[i], i + 1
             while j < n and text[j] != q:
                 j += 2 if text[j] == '\\' else 1
-            out.append(text[i:j + 1])
+            # String contents blanked too: a ';' or ')' in a deprecation
+            # message must not end the declaration.
+            out.append(q + re.sub(r'[^\n]', '_', text[i + 1:j]) + q)
             i = j + 1
         else:
             out.append(text[i])
@@ -104,8 +107,6 @@ def strip_attributes(decl):
                 depth -= 1
                 if depth == 0:
                     break
-            elif decl[j] == '"':
-                j = decl.index('"', j + 1)
             j += 1
         decl = decl[:m.start()] + ' ' + decl[j + 1:]
 
@@ -251,6 +252,11 @@ def check_map(decls, root=ROOT):
     nodes = parse_map(text)
     want = {node_of(s): n for s, n in nodes_from_headers(decls).items()}
     errs = []
+    current = '.'.join(major(root)[1].split('.')[:2])
+    for name, since, header in decls:
+        if version_key(since) > version_key(current):
+            errs.append('%s: @since %s is newer than include/vae/version.h (%s)'
+                        % (name, since, current))
     in_map = {n: node for node, names in nodes.items() for n in names}
     in_hdr = {n: node for node, names in want.items() for n in names}
     errs += diff_sets('the headers', in_hdr, 'lib/libvae.map', in_map)

@@ -1,8 +1,9 @@
 #!/bin/sh
 # libvae as a meson subproject (a CI step): a tiny outside project in a
 # temporary directory with subprojects/libvae a symlink to this tree (no wrap
-# file) builds tests/install/consumer.c against dependency('libvae'), which
-# must be the override the subproject registers, and runs it.
+# file) builds tests/install/consumer.c against dependency('libvae', fallback:
+# 'libvae'), which must be the override the subproject registers, and against
+# its libvae_dep variable, and runs both.
 set -eu
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -12,16 +13,19 @@ mkdir "$tmp/subprojects"
 ln -s "$src" "$tmp/subprojects/libvae"
 cp tests/install/consumer.c "$tmp/"
 cat >"$tmp/meson.build" <<'EOF'
-project('libvae-consumer', 'c', default_options: ['c_std=c11', 'warning_level=3', 'werror=true'])
-sub = subproject('libvae', default_options: ['tests=disabled', 'examples=false', 'docs=disabled',
-                                             'werror=false'])
-# What meson.override_dependency('libvae', ...) registered.
-vae_dep = dependency('libvae')
+project('libvae-consumer', 'c',
+  default_options: ['c_std=c11', 'warning_level=3', 'werror=true',
+                    'force_fallback_for=libvae'])  # never an installed libvae
+# The usual form: an installed libvae, else the subproject, whose
+# meson.override_dependency('libvae', ...) provides the dependency.
+vae_dep = dependency('libvae', fallback: 'libvae',
+  default_options: ['tests=disabled', 'examples=false', 'docs=disabled', 'werror=false'])
 assert(vae_dep.type_name() == 'internal', 'dependency(libvae) is not the subproject')
 exe = executable('consumer', 'consumer.c', dependencies: vae_dep)
 test('consumer', exe)
-# The variable works too, for projects that prefer it.
-exe2 = executable('consumer2', 'consumer.c', dependencies: sub.get_variable('libvae_dep'))
+# The variable, for projects that call subproject() themselves.
+exe2 = executable('consumer2', 'consumer.c',
+  dependencies: subproject('libvae').get_variable('libvae_dep'))
 test('consumer2', exe2)
 EOF
 meson setup "$tmp/build" "$tmp" >"$tmp/setup.log" 2>&1 || { cat "$tmp/setup.log"; exit 1; }
