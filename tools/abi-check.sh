@@ -10,7 +10,8 @@
 #  2. the library exports exactly the headers' functions, each vae_* at a VAE_ node;
 #  3. abidiff against tests/abi/libvae.abi, public types only.
 # Exit status: 0 no change; 1 an incompatible change (a function or type removed
-# or changed, a symbol moved to another version node); 2 a tool failed; 3 only
+# or changed, a symbol moved to another version node), or the map or symbols
+# file out of step with the headers; 2 a tool failed; 3 only
 # compatible additions, so the baseline is out of date and must be updated on
 # purpose with tools/abi-update.sh (--allow-additions reports them and exits 0).
 #
