@@ -122,18 +122,19 @@ class Transpose(enum.IntEnum):
 #: ``VAE_DATASET_BORROW``: keep a pointer to the caller's data instead of a copy.
 DATASET_BORROW = 1
 
-#: C prefix of each enum's values, for the header check and for messages.
-C_PREFIXES = {
-    Status: "VAE_ERR_",  # VAE_OK is the exception, handled by the check
-    LogLevel: "VAE_LOG_",
-    Likelihood: "VAE_LIKELIHOOD_",
-    Activation: "VAE_ACTIVATION_",
-    KLSchedule: "VAE_KL_",
-    Param: "VAE_PARAM_",
-    Side: "VAE_",
-    OptimKind: "VAE_OPTIM_",
-    OptimParam: "VAE_OPTIM_",
-    Transpose: "VAE_",
+#: Each C enum of vae.h: its Python class and the prefix its value names
+#: lose (VAE_OK, the one status without VAE_ERR_, loses VAE_).
+C_ENUMS = {
+    "vae_status": (Status, "VAE_ERR_"),
+    "vae_log_level": (LogLevel, "VAE_LOG_"),
+    "vae_likelihood": (Likelihood, "VAE_LIKELIHOOD_"),
+    "vae_activation": (Activation, "VAE_ACTIVATION_"),
+    "vae_kl_schedule": (KLSchedule, "VAE_KL_"),
+    "vae_param": (Param, "VAE_PARAM_"),
+    "vae_side": (Side, "VAE_"),
+    "vae_optim_kind": (OptimKind, "VAE_OPTIM_"),
+    "vae_optim_param": (OptimParam, "VAE_OPTIM_"),
+    "vae_transpose": (Transpose, "VAE_"),
 }
 
 E = TypeVar("E", bound=enum.IntEnum)
