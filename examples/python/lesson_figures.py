@@ -38,8 +38,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def import_libvae():  # type: ignore[no-untyped-def]
     """The installed package, else the one of this source tree (with the
     library of its build/ when LIBVAE_LIBRARY is not set)."""
+    import importlib
+
     try:
-        import libvae  # noqa: F401
+        return importlib.import_module("libvae")
     except ImportError:
         sys.path.insert(0, str(ROOT / "bindings" / "python"))
         built = ROOT / "build" / "lib" / "libvae.so.1"
@@ -48,9 +50,7 @@ def import_libvae():  # type: ignore[no-untyped-def]
 
             if ctypes.util.find_library("vae") is None:
                 os.environ["LIBVAE_LIBRARY"] = str(built)
-    import libvae
-
-    return libvae
+    return importlib.import_module("libvae")
 
 
 libvae = import_libvae()

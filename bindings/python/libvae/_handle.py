@@ -10,7 +10,7 @@ Dependents (an optimizer of a model) are released before their owner.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 from .errors import ClosedError
 
@@ -113,3 +113,34 @@ class PinnedBuffer:
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.unpin()
+
+
+class Owner:
+    """Base of the wrappers that own one :class:`Handle` as ``self._h``:
+    close(), ``closed``, the context manager, and release on collection."""
+
+    _h: Handle
+
+    def close(self) -> None:
+        """Free the handle now; idempotent. Later calls raise ClosedError."""
+        self._h.close()
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._h.closed
+
+    def __enter__(self: "O") -> "O":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Only the handle is touched: it frees at most once, whatever ran before.
+        h = self.__dict__.get("_h")
+        if h is not None:
+            h.close()
+
+
+O = TypeVar("O", bound=Owner)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _capi
 from ._capi import as_float_p, as_int32_p, lib
-from ._handle import Handle, PinnedBuffer
+from ._handle import Handle, Owner, PinnedBuffer
 from .enums import DATASET_BORROW, Status
 from .errors import VaeError, check
 
@@ -34,7 +34,7 @@ def _labels(labels: Any, n: int) -> Optional[np.ndarray]:
     return np.ascontiguousarray(a, dtype=np.int32)  # the library copies them
 
 
-class Dataset:
+class Dataset(Owner):
     """Samples for training and evaluation (``vae_dataset``).
 
     Build one with :meth:`from_idx` or :meth:`from_array`. ``len(ds)`` is
@@ -119,21 +119,6 @@ class Dataset:
     def close(self) -> None:
         """Free the dataset now (and release a borrowed array); idempotent."""
         self._h.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._h.closed
-
-    def __enter__(self) -> "Dataset":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()
 
     def __repr__(self) -> str:
         if self.closed:

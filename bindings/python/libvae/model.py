@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _capi
 from ._capi import as_float_p, lib, size_array
-from ._handle import Handle, PinnedBuffer
+from ._handle import Handle, Owner, PinnedBuffer
 from .enums import Activation, KLSchedule, Likelihood, Param, Side, Status, coerce
 from .errors import VaeError, check
 
@@ -97,7 +97,7 @@ def _hidden_list(value: Union[int, Sequence[int]]) -> List[int]:
     return [int(value)] if isinstance(value, (int, np.integer)) else [int(v) for v in value]
 
 
-class Config:
+class Config(Owner):
     """Settings of a model (``vae_config``); defaults are the lesson's
     784-400-2 ReLU Bernoulli VAE with beta 1 and seed 1.
 
@@ -159,24 +159,6 @@ class Config:
         check(lib().vae_param_bounds(p, byref(lo), byref(hi)))
         return lo.value, hi.value
 
-    def close(self) -> None:
-        """Free the settings now; idempotent."""
-        self._h.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._h.closed
-
-    def __enter__(self) -> "Config":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +198,7 @@ def _out(name: str, out: Optional[np.ndarray], rows: int, cols: int) -> np.ndarr
     return out
 
 
-class Model:
+class Model(Owner):
     """A Variational Autoencoder (``vae_model``).
 
     ``Model(latent_dim=2, hidden=400, seed=1)`` creates one from keyword
@@ -258,21 +240,6 @@ class Model:
         """Free the model now (its optimizers first). Parameter views already
         taken stay valid: the memory goes when the last one does. Idempotent."""
         self._h.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._h.closed
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()
 
     def __repr__(self) -> str:
         if self.closed:

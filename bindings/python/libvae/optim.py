@@ -7,7 +7,7 @@ from typing import Any, Union
 
 from . import _capi
 from ._capi import lib
-from ._handle import Handle
+from ._handle import Handle, Owner
 from .enums import OptimKind, OptimParam, Status, coerce
 from .errors import VaeError, check
 from .model import Model
@@ -24,7 +24,7 @@ def _key(key: OptimKey) -> OptimParam:
         raise VaeError(Status.INVALID_ARGUMENT, str(e)) from None
 
 
-class Optimizer:
+class Optimizer(Owner):
     """An optimizer over the parameters of ``model`` (``vae_optimizer``).
 
     It keeps its model alive; closing the model closes the optimizer too.
@@ -93,21 +93,6 @@ class Optimizer:
         """Free the optimizer now; idempotent."""
         self._h.close()
         self._model._h.remove_dependent(self._h)
-
-    @property
-    def closed(self) -> bool:
-        return self._h.closed
-
-    def __enter__(self) -> "Optimizer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        h = getattr(self, "_h", None)
-        if h is not None:
-            h.close()
 
     def __repr__(self) -> str:
         if self.closed:
