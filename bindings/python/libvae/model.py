@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import os
+import sys
+import threading
 from ctypes import byref, c_char_p, c_double, c_size_t
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 
@@ -198,6 +202,31 @@ def _out(name: str, out: Optional[np.ndarray], rows: int, cols: int) -> np.ndarr
     return out
 
 
+@contextlib.contextmanager
+def _unraisable_into(fn: Callable[..., Any], sink: List[BaseException]) -> Iterator[None]:
+    """Collect into ``sink`` the exceptions that escape the ctypes callback
+    ``fn`` before its own ``try`` runs. A signal handler (Ctrl-C) runs at
+    the entry of whatever Python code comes next, which may be the callback's
+    first instruction; ctypes would then print the exception and lose it.
+    Signal handlers run only in the main thread, so only it needs the hook."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = sys.unraisablehook
+
+    def hook(u: Any) -> None:
+        if u.object is fn and u.exc_value is not None:
+            sink.append(u.exc_value)
+        else:
+            previous(u)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
 class Model(Owner):
     """A Variational Autoencoder (``vae_model``).
 
@@ -387,23 +416,30 @@ class Model(Owner):
         :param progress: called as ``progress(batch, batches, loss)`` after
             every batch. A truthy return value stops the epoch after that
             batch with :class:`VaeError` ``CANCELLED`` (its ``.loss`` holds
-            the mean so far). An exception raised inside it also stops the
-            epoch and is re-raised here. The steps taken stay in the model.
+            the mean so far). An exception raised inside it, or by a signal
+            handler during the epoch (Ctrl-C), also stops the epoch after the
+            current batch and is re-raised here. The steps taken stay in the
+            model; the epoch count advances only when the epoch ran to its end.
         """
         mean = _capi.vae_loss()
         raised: List[BaseException] = []
-        if progress is None:
-            cb = ctypes.cast(None, _capi.progress_fn)
-        else:
-            def trampoline(user: Any, batch: int, batches: int, loss: Any) -> int:
-                try:
-                    return 1 if progress(batch, batches, Loss._from_c(loss.contents)) else 0
-                except BaseException as e:  # noqa: B902 - KeyboardInterrupt too
-                    raised.append(e)
-                    return 1
-            cb = _capi.progress_fn(trampoline)
-        status = lib().vae_train_epoch(self._h.get(), optimizer._h.get(), dataset._h.get(),
-                                       int(batch_size), cb, None, byref(mean))
+
+        # Installed even without ``progress``: running Python between batches
+        # lets a signal handler (Ctrl-C's KeyboardInterrupt) stop the epoch.
+        def trampoline(user: Any, batch: int, batches: int, loss: Any) -> int:
+            try:
+                if raised or progress is None:
+                    return 1 if raised else 0
+                return 1 if progress(batch, batches, Loss._from_c(loss.contents)) else 0
+            except BaseException as e:  # noqa: B902 - KeyboardInterrupt too
+                raised.append(e)
+                return 1
+
+        cb = _capi.progress_fn(trampoline)
+        with _unraisable_into(trampoline, raised):
+            status = lib().vae_train_epoch(self._h.get(), optimizer._h.get(),
+                                           dataset._h.get(), int(batch_size), cb, None,
+                                           byref(mean))
         if raised:
             raise raised[0]
         try:

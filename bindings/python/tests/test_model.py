@@ -236,3 +236,26 @@ def test_params_view_outlives_close() -> None:
     del p
     gc.collect()
     assert np.all(view_of_view == 3.0)
+
+
+def test_a_signal_stops_an_epoch_between_batches(data_dir: pathlib.Path) -> None:
+    import signal
+
+    class Alarm(Exception):
+        pass
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise Alarm()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        with libvae.Dataset.from_idx(data_dir / "train-images-idx3-ubyte.gz") as train, \
+                libvae.Model(seed=2) as m, libvae.Adam(m) as adam:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with pytest.raises(Alarm):
+                m.train_epoch(adam, train, batch_size=32)  # 250 steps, well over 50 ms
+            # it stopped between batches, not at the end of the epoch
+            assert 1 <= m.steps < 250 and m.epochs == 0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
