@@ -35,8 +35,15 @@ class VaeError(Exception):
         return (type(self), (self.status, self.message, self.loss))
 
 
-class ClosedError(ValueError):
-    """A handle was used after close() (like I/O on a closed file)."""
+class ClosedError(VaeError, ValueError):
+    """A handle was used after close(). A :class:`VaeError` with status
+    INVALID_ARGUMENT, and a ValueError as for I/O on a closed file."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Status.INVALID_ARGUMENT, message)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.message,))
 
 
 def check(status: int, what: Optional[str] = None) -> None:

@@ -218,6 +218,10 @@ def test_closed_handles_raise(small_model: libvae.Model) -> None:
         small_model.encode(np.zeros((1, 16), np.float32))
     with pytest.raises(ClosedError, match="optimizer is closed"):
         adam.step()
+    with pytest.raises(VaeError) as info:  # one except clause catches every failure
+        small_model.decode(np.zeros((1, 2), np.float32))
+    assert info.value.status is Status.INVALID_ARGUMENT
+    assert isinstance(info.value, ValueError)
     small_model.close()
     adam.close()
     assert "closed" in repr(small_model) and "closed" in repr(adam)
