@@ -55,7 +55,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ -z "$lib" ]; then
     if [ ! -f "$builddir/build.ninja" ]; then
         meson setup "$builddir" --buildtype=debugoptimized -Dblas=none -Dpng=disabled \
-            -Dtests=disabled -Dexamples=false -Ddocs=disabled >"$tmp/log" 2>&1 ||
+            -Dtests=disabled -Dexamples=false -Ddocs=disabled -Dpython=disabled >"$tmp/log" 2>&1 ||
             { cat "$tmp/log"; exit 2; }
     fi
     ninja -C "$builddir" >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 2; }

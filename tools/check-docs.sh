@@ -7,6 +7,6 @@ set -eu
 cd "$(dirname "$0")/.."
 dir=${1:-build-docs}
 [ -f "$dir/build.ninja" ] ||
-    meson setup "$dir" -Ddocs=enabled -Dtests=disabled -Dexamples=false -Dblas=none >/dev/null
+    meson setup "$dir" -Ddocs=enabled -Dtests=disabled -Dexamples=false -Dpython=disabled -Dblas=none >/dev/null
 meson test -C "$dir" --print-errorlogs apidoc
 echo "check-docs: API reference in $dir/docs/html/index.html"

@@ -19,7 +19,8 @@ project('libvae-consumer', 'c',
 # The usual form: an installed libvae, else the subproject, whose
 # meson.override_dependency('libvae', ...) provides the dependency.
 vae_dep = dependency('libvae', fallback: 'libvae',
-  default_options: ['tests=disabled', 'examples=false', 'docs=disabled', 'werror=false'])
+  default_options: ['tests=disabled', 'examples=false', 'docs=disabled', 'python=disabled',
+                   'werror=false'])
 assert(vae_dep.type_name() == 'internal', 'dependency(libvae) is not the subproject')
 exe = executable('consumer', 'consumer.c', dependencies: vae_dep)
 test('consumer', exe)
