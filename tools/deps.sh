@@ -4,6 +4,8 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ python3
   zlib1g-dev libpng-dev libcmocka-dev libopenblas-dev libblis-dev"
+# Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
+packages="$packages libopenmpi-dev openmpi-bin"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
