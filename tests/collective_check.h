@@ -34,6 +34,26 @@
 
 #include "common.h"
 
+/* The data of the tests with several workers: the first 1000 training
+ * images, and one GEMM thread per worker (the workers share the cores). */
+static vae_dataset *train_set;
+
+static int workers_setup(void **state)
+{
+    (void)state;
+    vae_dataset *full = load_mnist("train");
+    train_set = head_of(full, 1000);
+    vae_dataset_free(full);
+    return vae_set_threads(1) == VAE_OK ? 0 : -1;
+}
+
+static int workers_teardown(void **state)
+{
+    (void)state;
+    vae_dataset_free(train_set);
+    return 0;
+}
+
 /* Leave in m's gradient buffer worker `rank`'s part of a step on the rows
  * x[rank * b .. (rank + 1) * b): first draw the latent noise the rows before
  * them used in the one-worker step (the lesson's 2-D latent takes one
@@ -46,14 +66,21 @@ static inline void prepare_worker_gradient(vae_model *m, const float *x, size_t 
     ASSERT_OK(vae_model_backward(m, x + rank * b * (size_t)dim, NULL, b, NULL));
 }
 
-/* single: one worker after its step on the B rows x; p0 its parameters
- * before; worker: a worker after the W-worker step (its gradient buffer
- * holds the mean). Both were created with small_model(hidden, 2, 0, seed). */
-static inline void check_step_matches(const vae_model *single_c, const float *p0, const float *x,
-                                      size_t B, vae_model *worker, size_t hidden, uint64_t seed,
-                                      double lr)
+/* worker: one of the workers after a W-worker step on the B rows x (its
+ * gradient buffer holds the mean), created as small_model(hidden, 2, 0,
+ * seed). Takes the one-worker step on x and compares. */
+static inline void check_step_matches(const float *x, size_t B, vae_model *worker,
+                                      size_t hidden, uint64_t seed, double lr)
 {
-    vae_model *single = (vae_model *)single_c;
+    vae_model *single = small_model(hidden, 2, 0, seed);
+    vae_optimizer *adam = NULL;
+    ASSERT_OK(vae_optimizer_create(&adam, single, VAE_OPTIM_ADAM));
+    ASSERT_OK(vae_optimizer_set(adam, VAE_OPTIM_LR, lr));
+    float *p0 = malloc(vae_model_param_count(single) * sizeof *p0);
+    assert_non_null(p0);
+    memcpy(p0, vae_model_params(single), vae_model_param_count(single) * sizeof *p0);
+    ASSERT_OK(vae_model_train_step(single, adam, x, NULL, B, NULL));
+
     const size_t n = vae_model_param_count(single);
     const double u = 0x1p-24, eps = 1e-8;
 
@@ -88,6 +115,9 @@ static inline void check_step_matches(const vae_model *single_c, const float *p0
                   "%.3g of its bound, largest update %.3g\n",
                   B, worst_g, worst_p, moved);
     free(S);
+    free(p0);
+    vae_optimizer_free(adam);
+    vae_model_free(single);
     assert_true(moved > 0.5 * lr); /* the step did move the parameters */
     assert_int_equal(bad_g, 0);
     assert_int_equal(bad_p, 0);

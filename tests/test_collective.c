@@ -147,24 +147,6 @@ static void free_jobs(job *jobs, int n)
     }
 }
 
-static vae_dataset *train_set; /* the first 1000 training images */
-
-static int setup(void **state)
-{
-    (void)state;
-    vae_dataset *full = load_mnist("train");
-    train_set = head_of(full, 1000);
-    vae_dataset_free(full);
-    return vae_set_threads(1) == VAE_OK ? 0 : -1; /* the workers are the parallelism */
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    vae_dataset_free(train_set);
-    return 0;
-}
-
 static job new_job(size_t hidden, uint64_t seed, vae_optim_kind kind)
 {
     job j = {.m = small_model(hidden, 2, 0, seed), .ds = train_set};
@@ -181,15 +163,6 @@ static void step_matches_one_big_batch(int world)
     assert_non_null(x);
     ASSERT_OK(vae_dataset_get(train_set, 0, 128, x, NULL));
 
-    vae_model *single = small_model(hidden, 2, 0, 7);
-    vae_optimizer *adam = NULL;
-    ASSERT_OK(vae_optimizer_create(&adam, single, VAE_OPTIM_ADAM));
-    const size_t n = vae_model_param_count(single);
-    float *p0 = malloc(n * sizeof *p0);
-    assert_non_null(p0);
-    memcpy(p0, vae_model_params(single), n * sizeof *p0);
-    ASSERT_OK(vae_model_train_step(single, adam, x, NULL, 128, NULL));
-
     group g = {.world = world, .calls_left = -1};
     job jobs[MAX_WORKERS];
     for (int r = 0; r < world; r++) {
@@ -199,14 +172,11 @@ static void step_matches_one_big_batch(int world)
     run_workers(&g, jobs, step_job);
     for (int r = 0; r < world; r++) ASSERT_OK(jobs[r].status);
 
-    check_step_matches(single, p0, x, 128, jobs[0].m, hidden, 7, 1e-3);
+    check_step_matches(x, 128, jobs[0].m, hidden, 7, 1e-3);
     for (int r = 1; r < world; r++) /* the workers' copies stay identical */
         assert_memory_equal(vae_model_params(jobs[r].m), vae_model_params(jobs[0].m),
-                            n * sizeof(float));
+                            vae_model_param_count(jobs[0].m) * sizeof(float));
     free_jobs(jobs, world);
-    vae_optimizer_free(adam);
-    vae_model_free(single);
-    free(p0);
     free(x);
 }
 
@@ -256,14 +226,21 @@ static float *train_workers(int world, size_t batch, vae_loss *mean, vae_dataset
     return p;
 }
 
+/* The model of train_workers() trained 2 epochs alone, with no collective. */
+static job train_alone(size_t batch, vae_loss *mean)
+{
+    job j = new_job(32, 3, VAE_OPTIM_ADAM);
+    for (int e = 0; e < 2; e++)
+        ASSERT_OK(vae_train_epoch(j.m, j.opt, train_set, batch, NULL, NULL, mean));
+    return j;
+}
+
 static void test_one_worker_is_single_training(void **state)
 {
     (void)state;
     vae_loss with, without;
     float *p = train_workers(1, 100, &with, train_set);
-    job plain = new_job(32, 3, VAE_OPTIM_ADAM);
-    for (int e = 0; e < 2; e++)
-        ASSERT_OK(vae_train_epoch(plain.m, plain.opt, train_set, 100, NULL, NULL, &without));
+    job plain = train_alone(100, &without);
     assert_memory_equal(p, vae_model_params(plain.m), vae_model_param_count(plain.m) * sizeof *p);
     assert_true(with.total == without.total && with.kl == without.kl);
     free_jobs(&plain, 1);
@@ -278,9 +255,7 @@ static void test_workers_stay_identical_and_learn(void **state)
      * up to the noise (different draws: ~0.3 nats here). */
     vae_loss mean, alone;
     float *p = train_workers(3, 48, &mean, train_set);
-    job one = new_job(32, 3, VAE_OPTIM_ADAM);
-    for (int e = 0; e < 2; e++)
-        ASSERT_OK(vae_train_epoch(one.m, one.opt, train_set, 144, NULL, NULL, &alone));
+    job one = train_alone(144, &alone);
     print_message("2 epochs: 3 workers x 48 %.2f, 1 worker x 144 %.2f\n", mean.total,
                   alone.total);
     assert_true(fabs(mean.total - alone.total) < 3.0);
@@ -507,6 +482,20 @@ static void test_a_failing_step_fails_every_worker(void **state)
     free_jobs(jobs, 2);
 }
 
+/* Two workers, each on its own copy of the data, train one epoch. */
+static void train_pair(job jobs[2], vae_dataset *ds0, vae_dataset *ds1)
+{
+    group g = {.world = 2, .calls_left = -1};
+    vae_dataset *ds[2] = {ds0, ds1};
+    for (int r = 0; r < 2; r++) {
+        jobs[r] = new_job(16, 1, VAE_OPTIM_ADAM);
+        jobs[r].ds = ds[r];
+        jobs[r].batch = 50;
+        jobs[r].epochs = 1;
+    }
+    run_workers(&g, jobs, train_job);
+}
+
 static void test_a_failing_epoch_fails_every_worker(void **state)
 {
     (void)state;
@@ -517,15 +506,8 @@ static void test_a_failing_epoch_fails_every_worker(void **state)
     for (size_t i = 0; i < count * 784; i++) bad[i] = 2.0f;
     vae_dataset *bad_ds = NULL, *good = head_of(train_set, count);
     ASSERT_OK(vae_dataset_from_f32(&bad_ds, bad, count, 784, NULL, VAE_DATASET_BORROW));
-    group g = {.world = 2, .calls_left = -1};
-    job jobs[2] = {new_job(16, 1, VAE_OPTIM_ADAM), new_job(16, 1, VAE_OPTIM_ADAM)};
-    jobs[0].ds = good;
-    jobs[1].ds = bad_ds;
-    for (int r = 0; r < 2; r++) {
-        jobs[r].batch = 50;
-        jobs[r].epochs = 1;
-    }
-    run_workers(&g, jobs, train_job);
+    job jobs[2];
+    train_pair(jobs, good, bad_ds);
     for (int r = 0; r < 2; r++) {
         assert_int_equal(jobs[r].status, VAE_ERR_INVALID_ARGUMENT);
         assert_int_equal(vae_model_steps(jobs[r].m), 0);
@@ -536,14 +518,8 @@ static void test_a_failing_epoch_fails_every_worker(void **state)
     /* Workers with data sets of different sizes would take different step
      * counts: refused by all before the first step. */
     vae_dataset *small = head_of(train_set, count / 2);
-    job more[2] = {new_job(16, 1, VAE_OPTIM_ADAM), new_job(16, 1, VAE_OPTIM_ADAM)};
-    more[0].ds = good;
-    more[1].ds = small;
-    for (int r = 0; r < 2; r++) {
-        more[r].batch = 50;
-        more[r].epochs = 1;
-    }
-    run_workers(&g, more, train_job);
+    job more[2];
+    train_pair(more, good, small);
     for (int r = 0; r < 2; r++) assert_int_equal(more[r].status, VAE_ERR_MISMATCH);
     assert_non_null(strstr(more[0].error, "disagree on the data set size"));
     free_jobs(more, 2);
@@ -600,5 +576,5 @@ int main(void)
         cmocka_unit_test(test_a_failing_epoch_fails_every_worker),
         cmocka_unit_test(test_a_stop_stops_every_worker),
     };
-    return cmocka_run_group_tests_name("collective", tests, setup, teardown);
+    return cmocka_run_group_tests_name("collective", tests, workers_setup, workers_teardown);
 }
