@@ -16,6 +16,7 @@
 #include "cli.h"
 
 static const char *program = "vae";
+static void (*exit_fn)(int status);
 
 void cli_set_program(const char *name)
 {
@@ -35,7 +36,13 @@ void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    if (exit_fn) exit_fn(1);
     exit(1);
+}
+
+void cli_set_exit(void (*fn)(int status))
+{
+    exit_fn = fn;
 }
 
 void cli_check(vae_status s, const char *what_fmt, ...)

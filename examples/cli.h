@@ -32,6 +32,12 @@ const char *cli_program(void);
 _Noreturn void die(const char *fmt, ...) CLI_PRINTF(1, 2);
 
 /**
+ * Have die() call fn(1) before exit(1): an MPI program aborts the whole job
+ * there (MPI_Abort) so that no other worker waits for this one. NULL: none.
+ */
+void cli_set_exit(void (*fn)(int status));
+
+/**
  * When s is not VAE_OK, print "<program>: <what>: <vae_last_error()>" and
  * exit with status 1. The arguments must not call libvae themselves: that
  * would replace the message being reported.

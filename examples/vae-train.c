@@ -7,6 +7,9 @@
  * epoch, and writes the losses as CSV and image grids of what the model
  * learned. It uses only the public API of libvae.
  *
+ * The program's body, trainer_main() (examples/trainer.h), also runs on every
+ * worker of vae-train-mpi, which compiles this file with VAE_TRAIN_NO_MAIN.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
@@ -24,11 +27,12 @@
 
 #include "cli.h"
 #include "image.h"
+#include "trainer.h"
 
 enum { MAX_HIDDEN = 16, PATH_SIZE = 4096 };
 
+/* After the line "Usage: <program> [options]". */
 static const char usage_text[] =
-    "Usage: vae-train [options]\n"
     "\n"
     "Train a Variational Autoencoder on MNIST-style IDX data (by default the\n"
     "lesson's model: 784-400-2, Bernoulli decoder, Adam 1e-3, batch 128, 10 epochs).\n"
@@ -54,7 +58,10 @@ static const char usage_text[] =
     "                    learning rate only when given\n"
     "  --quiet           no progress bar on stderr\n"
     "  --help            this text\n"
-    "  --version         the library version\n"
+    "  --version         the library version\n";
+
+/* After the program's own options, if any. */
+static const char usage_files[] =
     "\n"
     "Written into the output directory:\n"
     "  model.vae            checkpoint, replaced atomically after every epoch\n"
@@ -79,9 +86,11 @@ typedef struct options {
     int lr_given; /* --lr overrides a resumed optimizer's rate only when given */
     int threads;  /* 0: the library's default */
     int quiet;
+    int batch_given; /* else the default: 128 images per step over all workers */
+    int done;        /* --help or --version: nothing more to do */
 } options;
 
-static options parse_args(int argc, char **argv)
+static options parse_args(int argc, char **argv, const trainer_workers *w)
 {
     static char default_data[PATH_SIZE];
     options o = {.data = cli_default_data(default_data, sizeof default_data), .out = "vae-out", .epochs = 10, .seed = 1,
@@ -91,11 +100,16 @@ static options parse_args(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            exit(0);
+            if (w->rank == 0) {
+                printf("Usage: %s [options]\n%s%s%s", cli_program(), usage_text,
+                       w->usage_extra ? w->usage_extra : "", usage_files);
+            }
+            o.done = 1;
+            return o;
         } else if (!strcmp(a, "--version")) {
-            printf("vae-train (libvae %s)\n", vae_version_string());
-            exit(0);
+            if (w->rank == 0) printf("%s (libvae %s)\n", cli_program(), vae_version_string());
+            o.done = 1;
+            return o;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.quiet = 1;
         } else if ((v = cli_value(argc, argv, &i, "--data"))) {
@@ -110,6 +124,7 @@ static options parse_args(int argc, char **argv)
             o.epochs = cli_uint64("--epochs", v, UINT64_MAX);
         } else if ((v = cli_value(argc, argv, &i, "--batch"))) {
             o.batch = cli_size("--batch", v, 1, SIZE_MAX);
+            o.batch_given = 1;
         } else if ((v = cli_value(argc, argv, &i, "--threads"))) {
             o.threads = cli_int("--threads", v, 1, INT_MAX);
         } else if ((v = cli_value(argc, argv, &i, "--lr"))) {
@@ -125,12 +140,13 @@ static options parse_args(int argc, char **argv)
             /* The library takes settings as double, exact up to 2^53. */
             o.seed = cli_uint64("--seed", v, UINT64_C(1) << 53);
             shape_flag = "--seed";
-        } else {
+        } else if (!w->parse || !w->parse(w->ctx, argc, argv, &i)) {
             die("unknown argument '%s' (see --help)", a);
         }
     }
     if (o.resume && shape_flag)
         die("%s: the model comes from --resume %s; leave this flag out", shape_flag, o.resume);
+    if (!o.batch_given) o.batch = (o.batch + (size_t)w->world - 1) / (size_t)w->world;
     return o;
 }
 
@@ -233,7 +249,8 @@ static size_t model_size(const vae_model *m, vae_param p)
 
 /* One line saying what is about to run, e.g. "data: 8000 train + 2000 test
  * images of 784 pixels | model: 784-400-2-400-784, 631188 parameters | ...". */
-static void print_setup(const vae_dataset *train, const vae_dataset *test, vae_model *m)
+static void print_setup(const vae_dataset *train, const vae_dataset *test, vae_model *m,
+                        const trainer_workers *w, size_t batch)
 {
     size_t enc[MAX_HIDDEN], dec[MAX_HIDDEN], n_enc, n_dec;
     cli_check(vae_model_hidden(m, VAE_ENCODER, enc, MAX_HIDDEN, &n_enc), "reading the model");
@@ -248,6 +265,9 @@ static void print_setup(const vae_dataset *train, const vae_dataset *test, vae_m
     printf("-%zu, %zu parameters | backend: %s | threads: %d\n",
            model_size(m, VAE_PARAM_INPUT_DIM), vae_model_param_count(m), vae_backend_active(),
            vae_get_threads());
+    if (w->world > 1)
+        printf("workers: %d x batch %zu = %zu images per step; threads are per worker\n",
+               w->world, batch, (size_t)w->world * batch);
 }
 
 /* ---- losses.csv ---------------------------------------------------------- */
@@ -407,21 +427,26 @@ static void write_images(vae_model *m, vae_dataset *test, const char *out)
 
 /* ---- main ---------------------------------------------------------------- */
 
-/* Save what the interrupted run has learned and stop with the shell's code
- * for "killed by Ctrl-C". */
-static _Noreturn void stop_interrupted(const char *ckpt, vae_model *m, vae_optimizer *opt)
+/* Save what the interrupted run has learned (worker 0: the workers hold the
+ * same model) and give the shell's code for "killed by Ctrl-C". */
+static int stop_interrupted(const char *ckpt, vae_model *m, vae_optimizer *opt, int root)
 {
+    if (!root) return 130;
     cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
     fprintf(stderr, "%s: interrupted; saved %s, epochs done: %" PRIu64
                     " (go on with --resume %s)\n",
             cli_program(), ckpt, vae_model_epochs(m), ckpt);
-    exit(130);
+    return 130;
 }
 
-int main(int argc, char **argv)
+int trainer_main(int argc, char **argv, const char *program, const trainer_workers *w)
 {
-    cli_set_program("vae-train");
-    options o = parse_args(argc, argv);
+    static const trainer_workers alone = {.rank = 0, .world = 1};
+    if (!w) w = &alone;
+    const int root = w->rank == 0; /* the worker that prints and writes files */
+    cli_set_program(program);
+    options o = parse_args(argc, argv, w);
+    if (o.done) return 0;
 
     /* Process-wide settings first: they apply to everything after. */
     if (!o.quiet) vae_log_set(on_log, NULL);
@@ -454,20 +479,24 @@ int main(int argc, char **argv)
         o.lr_given = 1;
     }
     if (o.lr_given) cli_check(vae_optimizer_set(opt, VAE_OPTIM_LR, o.lr), "--lr");
+    /* From here on every worker holds worker 0's model and optimizer. */
+    if (w->join) cli_check(w->join(w->ctx, opt), "joining the other workers");
 
-    if (cli_make_dir(o.out) != 0) die("--out %s: %s", o.out, strerror(errno));
     char ckpt[PATH_SIZE], csv_path[PATH_SIZE];
     cli_join(ckpt, sizeof ckpt, o.out, "model.vae");
     cli_join(csv_path, sizeof csv_path, o.out, "losses.csv");
-    FILE *csv = open_losses(csv_path, vae_model_epochs(m));
+    FILE *csv = NULL;
+    if (root) {
+        if (cli_make_dir(o.out) != 0) die("--out %s: %s", o.out, strerror(errno));
+        csv = open_losses(csv_path, vae_model_epochs(m));
+        print_setup(train, test, m, w, o.batch);
+        if (o.resume)
+            printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(m));
+        printf("%5s %10s %10s %10s %8s\n", "epoch", "total", "recon", "kl", "seconds");
+        fflush(stdout);
+    }
 
-    print_setup(train, test, m);
-    if (o.resume)
-        printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(m));
-    printf("%5s %10s %10s %10s %8s\n", "epoch", "total", "recon", "kl", "seconds");
-    fflush(stdout);
-
-    progress p = {.epochs = o.epochs, .bar = !o.quiet && isatty(STDERR_FILENO)};
+    progress p = {.epochs = o.epochs, .bar = root && !o.quiet && isatty(STDERR_FILENO)};
     uint64_t first = vae_model_epochs(m) + 1;
     catch_signals(1);
     for (uint64_t e = first; e <= o.epochs; e++) {
@@ -477,32 +506,39 @@ int main(int argc, char **argv)
         vae_status s = vae_train_epoch(m, opt, train, o.batch, on_progress, &p, &mean);
         double seconds = now() - t0;
         if (p.bar) fputs("\r\033[K", stderr); /* erase the bar */
-        if (s == VAE_ERR_CANCELLED) stop_interrupted(ckpt, m, opt);
+        if (s == VAE_ERR_CANCELLED) return stop_interrupted(ckpt, m, opt, root);
         cli_check(s, "epoch %" PRIu64, e);
+        if (!root) continue;
 
         printf("%5" PRIu64 " %10.2f %10.2f %10.2f %8.2f\n", e, mean.total, mean.recon, mean.kl,
                seconds);
         fflush(stdout); /* rows appear as they come even through a pipe */
         write_row(csv, csv_path, "train", e, &mean, seconds);
         cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
-        if (stop_requested) stop_interrupted(ckpt, m, opt); /* came after the last step */
+        /* One worker alone may stop between epochs; workers stop together,
+         * inside vae_train_epoch. */
+        if (stop_requested && w->world == 1) return stop_interrupted(ckpt, m, opt, root);
     }
     /* Past this point the checkpoint is complete: Ctrl-C may simply kill. */
     catch_signals(0);
-    if (stop_requested) stop_interrupted(ckpt, m, opt);
-    if (vae_model_epochs(m) < first) /* nothing left to train: still leave a checkpoint */
+    if (stop_requested && w->world == 1) return stop_interrupted(ckpt, m, opt, root);
+    if (root && vae_model_epochs(m) < first) /* nothing left to train: still leave a checkpoint */
         cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
 
-    vae_loss loss;
-    double t0 = now();
-    cli_check(vae_model_evaluate(m, test, &loss), "evaluating on the test set");
-    double seconds = now() - t0;
-    printf("%5s %10.2f %10.2f %10.2f %8.2f\n", "test", loss.total, loss.recon, loss.kl, seconds);
-    write_row(csv, csv_path, "test", vae_model_epochs(m), &loss, seconds);
-    if (fclose(csv) != 0) die("%s: %s", csv_path, strerror(errno));
+    if (root) {
+        vae_loss loss;
+        double t0 = now();
+        cli_check(vae_model_evaluate(m, test, &loss), "evaluating on the test set");
+        double seconds = now() - t0;
+        printf("%5s %10.2f %10.2f %10.2f %8.2f\n", "test", loss.total, loss.recon, loss.kl,
+               seconds);
+        write_row(csv, csv_path, "test", vae_model_epochs(m), &loss, seconds);
+        if (fclose(csv) != 0) die("%s: %s", csv_path, strerror(errno));
 
-    write_images(m, test, o.out);
-    printf("wrote model.vae, losses.csv and the %s images into %s\n", image_extension() + 1, o.out);
+        write_images(m, test, o.out);
+        printf("wrote model.vae, losses.csv and the %s images into %s\n", image_extension() + 1,
+               o.out);
+    }
 
     vae_optimizer_free(opt);
     vae_model_free(m);
@@ -510,3 +546,10 @@ int main(int argc, char **argv)
     vae_dataset_free(train);
     return 0;
 }
+
+#ifndef VAE_TRAIN_NO_MAIN
+int main(int argc, char **argv)
+{
+    return trainer_main(argc, argv, "vae-train", NULL);
+}
+#endif

@@ -8,6 +8,8 @@ packages="meson ninja-build pkg-config gcc g++ python3
 packages="$packages python3-numpy python3-pytest python3-matplotlib"
 # ABI, API reference, man page and packaging checks (docs/abi.md, docs/packaging.md)
 packages="$packages abigail-tools binutils doxygen groff-base git"
+# Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
+packages="$packages libopenmpi-dev openmpi-bin"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
