@@ -10,13 +10,10 @@
 #include "cli.h"
 #include "train-options.h"
 
-#ifndef VAE_DEFAULT_DATA
-#define VAE_DEFAULT_DATA "examples/data/mnist-subset"
-#endif
-
-/* In parts: C11 compilers need only take string literals of 4095 characters. */
+/* After the line "Usage: <program> [options]", in parts: the program's own
+ * options (w->usage_extra) go before the last, and C11 compilers need only
+ * take string literals of 4095 characters. */
 static const char *const usage_text[] = {
-    "Usage: vae-train [options]\n"
     "\n"
     "Train a Variational Autoencoder on MNIST-style IDX data (by default the\n"
     "lesson's model: 784-400-2, Bernoulli decoder, Adam 1e-3, batch 128, 10 epochs).\n"
@@ -25,7 +22,8 @@ static const char *const usage_text[] = {
     "Options:\n"
     "  --data DIR        directory holding train-images-idx3-ubyte, t10k-images-idx3-ubyte\n"
     "                    and optionally their -labels-idx1-ubyte files, each raw or .gz\n"
-    "                    [" VAE_DEFAULT_DATA "]\n"
+    "                    [" VAE_DATA_INSTALLED ",\n"
+    "                    else examples/data/mnist-subset of the build's source tree]\n"
     "  --epochs N        total epochs to reach, counting those of --resume [10]\n"
     "  --batch N         images per training step [128]\n"
     "  --latent N        latent dimensions [2]\n"
@@ -67,8 +65,8 @@ static const char *const usage_text[] = {
     "  --quiet           no progress bar on stderr\n"
     "  --help            this text\n"
     "  --version         the library version\n"
-    "\n"
     ,
+    "\n"
     "Written into the output directory:\n"
     "  model.vae            checkpoint, replaced atomically after every epoch\n"
     "  best.vae             with --val-split: the model of the best validation epoch\n"
@@ -119,9 +117,10 @@ static double ranged(const char *flag, const char *text, double lo, double hi)
     return v;
 }
 
-options options_parse(int argc, char **argv)
+options options_parse(int argc, char **argv, const trainer_workers *w)
 {
-    options o = {.data = VAE_DEFAULT_DATA, .out = "vae-out", .epochs = 10, .seed = 1,
+    static char default_data[PATH_SIZE];
+    options o = {.data = cli_default_data(default_data, sizeof default_data), .out = "vae-out", .epochs = 10, .seed = 1,
                  .batch = 128, .latent = 2, .enc = {400}, .n_enc = 1, .dec = {400},
                  .n_dec = 1, .lr = 1e-3, .beta = 1.0};
     const char *shape_flag = NULL; /* a flag that only a new model can honour */
@@ -131,12 +130,20 @@ options options_parse(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            for (size_t k = 0; k < sizeof usage_text / sizeof *usage_text; k++)
-                fputs(usage_text[k], stdout);
-            exit(0);
+            if (w->rank == 0) {
+                printf("Usage: %s [options]\n", cli_program());
+                for (size_t k = 0; k < sizeof usage_text / sizeof *usage_text; k++) {
+                    if (k + 1 == sizeof usage_text / sizeof *usage_text && w->usage_extra)
+                        fputs(w->usage_extra, stdout);
+                    fputs(usage_text[k], stdout);
+                }
+            }
+            o.done = 1;
+            return o;
         } else if (!strcmp(a, "--version")) {
-            printf("vae-train (libvae %s)\n", vae_version_string());
-            exit(0);
+            if (w->rank == 0) printf("%s (libvae %s)\n", cli_program(), vae_version_string());
+            o.done = 1;
+            return o;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.quiet = 1;
         } else if (!strcmp(a, "--conditional")) {
@@ -160,6 +167,7 @@ options options_parse(int argc, char **argv)
             o.epochs = cli_uint64("--epochs", v, UINT64_MAX);
         } else if ((v = cli_value(argc, argv, &i, "--batch"))) {
             o.batch = cli_size("--batch", v, 1, SIZE_MAX);
+            o.batch_given = 1;
         } else if ((v = cli_value(argc, argv, &i, "--threads"))) {
             o.threads = cli_int("--threads", v, 1, 1 << 16);
         } else if ((v = cli_value(argc, argv, &i, "--lr"))) {
@@ -212,7 +220,7 @@ options options_parse(int argc, char **argv)
             o.patience = cli_uint64("--patience", v, UINT64_MAX);
         } else if ((v = cli_value(argc, argv, &i, "--iwae"))) {
             o.iwae = cli_size("--iwae", v, 1, SIZE_MAX);
-        } else {
+        } else if (!w->parse || !w->parse(w->ctx, argc, argv, &i)) {
             die("unknown argument '%s' (see --help)", a);
         }
     }
@@ -232,6 +240,7 @@ options options_parse(int argc, char **argv)
     }
     if (o.patience && o.val_split == 0.0)
         die("--patience: early stopping watches the validation loss; give --val-split too");
+    if (!o.batch_given) o.batch = (o.batch + (size_t)w->world - 1) / (size_t)w->world;
     return o;
 }
 

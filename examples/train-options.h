@@ -12,6 +12,8 @@
 
 #include <vae/vae.h>
 
+#include "trainer.h"
+
 enum { MAX_HIDDEN = 16, PATH_SIZE = 4096 };
 
 typedef struct options {
@@ -24,6 +26,8 @@ typedef struct options {
     int lr_given;     /* --lr overrides a resumed optimizer's rate only when given */
     int threads;      /* 0: the library's default */
     int quiet;
+    int batch_given;  /* else the default: 128 images per step over all workers */
+    int done;         /* --help or --version: nothing more to do */
     /* architecture beyond the lesson's */
     int likelihood;   /* a vae_likelihood */
     int activation;   /* a vae_activation */
@@ -39,8 +43,11 @@ typedef struct options {
     size_t iwae;      /* importance samples for the test log-likelihood; 0: skip */
 } options;
 
-/** Parse argv; prints --help / --version and exits, dies on a bad argument. */
-options options_parse(int argc, char **argv);
+/**
+ * Parse argv; dies on a bad argument. --help and --version print (on worker
+ * 0 only) and set done. Options it does not know go to w->parse.
+ */
+options options_parse(int argc, char **argv, const trainer_workers *w);
 
 /** A new model as the options describe, for data of dim values per sample
  *  and `classes` label values (used by --conditional). */

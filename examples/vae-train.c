@@ -11,7 +11,9 @@
  * learned. It uses only the public API of libvae.
  *
  * The command line lives in train-options.c, the image grids in
- * train-images.c.
+ * train-images.c. The program's body, trainer_main() (examples/trainer.h),
+ * also runs on every worker of vae-train-mpi, which compiles this file with
+ * VAE_TRAIN_NO_MAIN.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -31,6 +33,7 @@
 #include "image.h"
 #include "train-images.h"
 #include "train-options.h"
+#include "trainer.h"
 
 /* Set by SIGINT/SIGTERM, polled by the progress callback. */
 static volatile sig_atomic_t stop_requested;
@@ -105,7 +108,8 @@ static vae_dataset *load_split(const char *dir, const char *split)
 /* One line saying what is about to run, e.g. "data: 8000 train + 2000 test
  * images of 784 pixels | model: 784-400-2-400-784, 631188 parameters | ...". */
 static void print_setup(const vae_dataset *train, const vae_dataset *val,
-                        const vae_dataset *test, vae_model *m)
+                        const vae_dataset *test, vae_model *m, const trainer_workers *w,
+                        size_t batch)
 {
     size_t enc[MAX_HIDDEN], dec[MAX_HIDDEN], n_enc, n_dec;
     cli_check(vae_model_hidden(m, VAE_ENCODER, enc, MAX_HIDDEN, &n_enc), "reading the model");
@@ -123,6 +127,9 @@ static void print_setup(const vae_dataset *train, const vae_dataset *val,
     printf("-%zu, %zu parameters | backend: %s | threads: %d\n",
            model_size(m, VAE_PARAM_INPUT_DIM), vae_model_param_count(m), vae_backend_active(),
            vae_get_threads());
+    if (w->world > 1)
+        printf("workers: %d x batch %zu = %zu images per step; threads are per worker\n",
+               w->world, batch, (size_t)w->world * batch);
 }
 
 /* ---- losses.csv ---------------------------------------------------------- */
@@ -176,21 +183,24 @@ static void write_row(FILE *csv, const char *path, const char *split, uint64_t e
     if (fflush(csv) != 0) die("%s: %s", path, strerror(errno));
 }
 
-/* Save what the interrupted run has learned and stop with the shell's code
- * for "killed by Ctrl-C". */
-static _Noreturn void stop_interrupted(const char *ckpt, vae_model *m, vae_optimizer *opt)
+/* Save what the interrupted run has learned (worker 0: the workers hold the
+ * same model) and give the shell's code for "killed by Ctrl-C". */
+static int stop_interrupted(const char *ckpt, vae_model *m, vae_optimizer *opt, int root)
 {
+    if (!root) return 130;
     cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
     fprintf(stderr, "%s: interrupted; saved %s, epochs done: %" PRIu64
                     " (go on with --resume %s)\n",
             cli_program(), ckpt, vae_model_epochs(m), ckpt);
-    exit(130);
+    return 130;
 }
 
 /* ---- the training loop ---------------------------------------------------- */
 
 typedef struct run {
     const options *o;
+    const trainer_workers *w;
+    int root;               /* the worker that prints and writes files */
     vae_model *m;
     vae_optimizer *opt;
     vae_dataset *train, *val;
@@ -210,24 +220,27 @@ static void print_header(const run *r)
     fflush(stdout);
 }
 
-/* Early stopping's bookkeeping after epoch e's validation loss; returns 1 to stop. */
+/* Early stopping's bookkeeping after epoch e's validation loss; returns 1 to
+ * stop. Every worker holds the same model, so all of them decide alike. */
 static int watch_validation(run *r, uint64_t e, double val_total, uint64_t *stale)
 {
     if (val_total < r->best_val) {
         r->best_val = val_total;
         r->best_epoch = e;
         *stale = 0;
-        cli_check(vae_checkpoint_save(r->best_path, r->m, r->opt), "saving %s", r->best_path);
+        if (r->root)
+            cli_check(vae_checkpoint_save(r->best_path, r->m, r->opt), "saving %s", r->best_path);
         return 0;
     }
     return r->o->patience && ++*stale >= r->o->patience;
 }
 
-/* Train up to o->epochs; returns when done, stopped early, or exits on Ctrl-C. */
-static void train_epochs(run *r)
+/* Train up to o->epochs, or until early stopping; returns 0, or 130 after
+ * Ctrl-C / SIGTERM (the checkpoint saved). */
+static int train_epochs(run *r)
 {
     const options *o = r->o;
-    progress p = {.epochs = o->epochs, .bar = !o->quiet && isatty(STDERR_FILENO)};
+    progress p = {.epochs = o->epochs, .bar = r->root && !o->quiet && isatty(STDERR_FILENO)};
     uint64_t first = vae_model_epochs(r->m) + 1, stale = 0;
     catch_signals(1);
     for (uint64_t e = first; e <= o->epochs; e++) {
@@ -237,30 +250,37 @@ static void train_epochs(run *r)
         vae_status s = vae_train_epoch(r->m, r->opt, r->train, o->batch, on_progress, &p, &mean);
         double seconds = now() - t0;
         if (p.bar) fputs("\r\033[K", stderr); /* erase the bar */
-        if (s == VAE_ERR_CANCELLED) stop_interrupted(r->ckpt, r->m, r->opt);
+        if (s == VAE_ERR_CANCELLED) return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
         cli_check(s, "epoch %" PRIu64, e);
         if (r->val) cli_check(vae_model_evaluate(r->m, r->val, &val), "validating epoch %" PRIu64, e);
 
-        printf("%5" PRIu64 " %10.2f %10.2f %10.2f", e, mean.total, mean.recon, mean.kl);
-        /* the mean weight over the epoch's steps */
-        if (r->show_weight) printf(" %8.3f", mean.kl_weight);
-        if (r->val) printf(" %10.2f", val.total);
-        printf(" %8.2f\n", seconds);
-        fflush(stdout); /* rows appear as they come even through a pipe */
-        write_row(r->csv, r->csv_path, "train", e, &mean, seconds);
-        if (r->val) write_row(r->csv, r->csv_path, "val", e, &val, 0.0);
-        cli_check(vae_checkpoint_save(r->ckpt, r->m, r->opt), "saving %s", r->ckpt);
-        if (stop_requested) stop_interrupted(r->ckpt, r->m, r->opt); /* came after the last step */
+        if (r->root) {
+            printf("%5" PRIu64 " %10.2f %10.2f %10.2f", e, mean.total, mean.recon, mean.kl);
+            /* the mean weight over the epoch's steps */
+            if (r->show_weight) printf(" %8.3f", mean.kl_weight);
+            if (r->val) printf(" %10.2f", val.total);
+            printf(" %8.2f\n", seconds);
+            fflush(stdout); /* rows appear as they come even through a pipe */
+            write_row(r->csv, r->csv_path, "train", e, &mean, seconds);
+            if (r->val) write_row(r->csv, r->csv_path, "val", e, &val, 0.0);
+            cli_check(vae_checkpoint_save(r->ckpt, r->m, r->opt), "saving %s", r->ckpt);
+        }
+        /* One worker alone may stop between epochs; workers stop together,
+         * inside vae_train_epoch. */
+        if (stop_requested && r->w->world == 1)
+            return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
         if (r->val && watch_validation(r, e, val.total, &stale)) {
-            printf("early stop: no better validation loss for %" PRIu64 " epochs\n", stale);
+            if (r->root)
+                printf("early stop: no better validation loss for %" PRIu64 " epochs\n", stale);
             break;
         }
     }
     /* Past this point the checkpoint is complete: Ctrl-C may simply kill. */
     catch_signals(0);
-    if (stop_requested) stop_interrupted(r->ckpt, r->m, r->opt);
-    if (vae_model_epochs(r->m) < first) /* nothing left to train: still leave a checkpoint */
+    if (stop_requested && r->w->world == 1) return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
+    if (r->root && vae_model_epochs(r->m) < first) /* nothing left to train: still leave a checkpoint */
         cli_check(vae_checkpoint_save(r->ckpt, r->m, r->opt), "saving %s", r->ckpt);
+    return 0;
 }
 
 /* The test loss, the active units and, when asked, the IWAE estimate. */
@@ -275,7 +295,9 @@ static void report_test(run *r, vae_dataset *test)
     if (r->val) printf(" %10s", "");
     printf(" %8.2f\n", seconds);
     write_row(r->csv, r->csv_path, "test", vae_model_epochs(r->m), &loss, seconds);
-    if (fclose(r->csv) != 0) die("%s: %s", r->csv_path, strerror(errno));
+    const int closed = fclose(r->csv);
+    r->csv = NULL;
+    if (closed != 0) die("%s: %s", r->csv_path, strerror(errno));
 
     /* Burda et al.'s criterion: Var_x E_q[z_j | x] > 0.01. */
     enum { SHOWN = 32 };
@@ -302,17 +324,20 @@ static void report_test(run *r, vae_dataset *test)
     fflush(stdout);
 }
 
-int main(int argc, char **argv)
+int trainer_main(int argc, char **argv, const char *program, const trainer_workers *w)
 {
-    cli_set_program("vae-train");
-    options o = options_parse(argc, argv);
+    static const trainer_workers alone = {.rank = 0, .world = 1};
+    if (!w) w = &alone;
+    cli_set_program(program);
+    options o = options_parse(argc, argv, w);
+    if (o.done) return 0;
 
     /* Process-wide settings first: they apply to everything after. */
     if (!o.quiet) vae_log_set(on_log, NULL);
     if (o.backend) cli_check(vae_backend_select(o.backend), "--backend %s", o.backend);
     if (o.threads) cli_check(vae_set_threads(o.threads), "--threads %d", o.threads);
 
-    run r = {.o = &o, .best_val = INFINITY};
+    run r = {.o = &o, .w = w, .root = w->rank == 0, .best_val = INFINITY};
     r.train = load_split(o.data, "train");
     vae_dataset *test = load_split(o.data, "t10k");
     size_t dim = vae_dataset_dim(r.train);
@@ -357,35 +382,49 @@ int main(int argc, char **argv)
         o.lr_given = 1;
     }
     if (o.lr_given) cli_check(vae_optimizer_set(r.opt, VAE_OPTIM_LR, o.lr), "--lr");
+    /* From here on every worker holds worker 0's model and optimizer. */
+    if (w->join) cli_check(w->join(w->ctx, r.opt), "joining the other workers");
 
-    if (cli_make_dir(o.out) != 0) die("--out %s: %s", o.out, strerror(errno));
     cli_join(r.ckpt, sizeof r.ckpt, o.out, "model.vae");
     cli_join(r.best_path, sizeof r.best_path, o.out, "best.vae");
     cli_join(r.csv_path, sizeof r.csv_path, o.out, "losses.csv");
-    r.csv = open_losses(r.csv_path, vae_model_epochs(r.m));
-
-    print_setup(r.train, r.val, test, r.m);
-    if (o.resume)
-        printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(r.m));
-    print_header(&r);
-    train_epochs(&r);
+    if (r.root) {
+        if (cli_make_dir(o.out) != 0) die("--out %s: %s", o.out, strerror(errno));
+        r.csv = open_losses(r.csv_path, vae_model_epochs(r.m));
+        print_setup(r.train, r.val, test, r.m, w, o.batch);
+        if (o.resume)
+            printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(r.m));
+        print_header(&r);
+    }
+    int status = train_epochs(&r);
 
     /* Early stopping's answer: the model of the best validation epoch. */
-    if (r.best_epoch && r.best_epoch != vae_model_epochs(r.m)) {
+    if (status == 0 && r.root && r.best_epoch && r.best_epoch != vae_model_epochs(r.m)) {
         vae_optimizer_free(r.opt);
         vae_model_free(r.m);
         cli_check(vae_checkpoint_load(r.best_path, &r.m, &r.opt), "reloading %s", r.best_path);
         printf("testing the model of epoch %" PRIu64 ", the best on validation (%.2f)\n",
                r.best_epoch, r.best_val);
     }
-    report_test(&r, test);
-    write_images(r.m, test, o.out, seed);
-    printf("wrote model.vae, losses.csv and the %s images into %s\n", image_extension() + 1, o.out);
+    if (status == 0 && r.root) {
+        report_test(&r, test);
+        write_images(r.m, test, o.out, seed);
+        printf("wrote model.vae, losses.csv and the %s images into %s\n",
+               image_extension() + 1, o.out);
+    }
+    if (r.csv) fclose(r.csv); /* only after an interruption: report_test closes it */
 
     vae_optimizer_free(r.opt);
     vae_model_free(r.m);
     vae_dataset_free(r.val);
     vae_dataset_free(test);
     vae_dataset_free(r.train);
-    return 0;
+    return status;
 }
+
+#ifndef VAE_TRAIN_NO_MAIN
+int main(int argc, char **argv)
+{
+    return trainer_main(argc, argv, "vae-train", NULL);
+}
+#endif

@@ -4,6 +4,12 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ python3
   zlib1g-dev libpng-dev libcmocka-dev libopenblas-dev libblis-dev"
+# The Python bindings: their tests (meson suite python) and the lesson's figures.
+packages="$packages python3-numpy python3-pytest python3-matplotlib"
+# ABI, API reference, man page and packaging checks (docs/abi.md, docs/packaging.md)
+packages="$packages abigail-tools binutils doxygen groff-base git"
+# Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
+packages="$packages libopenmpi-dev openmpi-bin"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libvae: train and run Variational Autoencoders from C.
  *
  * Conventions used throughout this header
@@ -31,6 +32,11 @@
 extern "C" {
 #endif
 
+/**
+ * Marks a public declaration. While the library itself is compiled it gives
+ * the symbol default visibility (everything else is hidden); for users it is
+ * empty. The exported set is pinned by lib/libvae.map (docs/abi.md).
+ */
 #if defined(VAE_BUILDING_LIBRARY) && defined(__GNUC__)
 #define VAE_API __attribute__((visibility("default")))
 #else
@@ -38,7 +44,9 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
+/** A status that must not be ignored: the compiler warns when it is. */
 #define VAE_NODISCARD __attribute__((warn_unused_result))
+/** A declaration kept for compatibility; msg names its replacement. */
 #define VAE_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
 #define VAE_NODISCARD
@@ -90,10 +98,10 @@ VAE_API const char *vae_version_string(void);
 
 /** Severity of a log message. */
 typedef enum vae_log_level {
-    VAE_LOG_ERROR = 0,
-    VAE_LOG_WARN = 1,
-    VAE_LOG_INFO = 2,
-    VAE_LOG_DEBUG = 3
+    VAE_LOG_ERROR = 0, /**< a call failed; the message says why */
+    VAE_LOG_WARN = 1,  /**< something was ignored or replaced, e.g. an unknown VAE_BACKEND */
+    VAE_LOG_INFO = 2,  /**< a choice made, e.g. the backend in use */
+    VAE_LOG_DEBUG = 3  /**< details for bug reports */
 } vae_log_level;
 
 /** Receives the library's diagnostics; msg is one line without a newline. */
@@ -175,8 +183,8 @@ typedef enum vae_param {
 
 /** Which half of the network a hidden-layer list describes. */
 typedef enum vae_side {
-    VAE_ENCODER = 1,
-    VAE_DECODER = 2,
+    VAE_ENCODER = 1, /**< from the input to the latent */
+    VAE_DECODER = 2, /**< from the latent to the output */
     VAE_BOTH = 3 /**< setter only: both sides get the same list */
 } vae_side;
 
@@ -226,8 +234,11 @@ VAE_API VAE_NODISCARD vae_status vae_param_bounds(vae_param p, double *lo, doubl
 /* Model                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/** Opaque model: architecture, parameters, gradients and training state. */
 typedef struct vae_model vae_model;
+/** Opaque optimizer state (Adam moments or SGD momentum) of one model. */
 typedef struct vae_optimizer vae_optimizer;
+/** Opaque dataset: samples (bytes or floats) and optional labels. */
 typedef struct vae_dataset vae_dataset;
 
 /**
@@ -354,6 +365,8 @@ typedef int (*vae_progress_fn)(void *user, size_t batch, size_t batches, const v
  * @param[in]  progress may be NULL.
  * @param[out] mean     mean loss over the images seen (also when cancelled);
  *                      may be NULL.
+ * With a collective set (vae_optimizer_set_collective()), batch is per
+ * worker and the workers share each epoch's order, losses and stop requests.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt,
@@ -558,9 +571,118 @@ VAE_API vae_optim_kind vae_optimizer_kind(const vae_optimizer *opt);
 
 /**
  * Apply the model's current gradient (vae_model_grads()) and advance the
- * model's step count. @since 1.0
+ * model's step count. With a collective set, the gradient is first averaged
+ * across workers (vae_optimizer_set_collective()). @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_optimizer_step(vae_optimizer *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Data-parallel training                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Several workers (processes, machines) train one model together: each
+ * computes the gradient of its own share of a step's images, the gradients
+ * are summed across workers, and every worker applies the same update to its
+ * own identical copy of the model. libvae does no networking itself: the host
+ * passes the two collectives it needs as callbacks (MPI_Allreduce and
+ * MPI_Bcast, NCCL, gloo, a thread barrier...), as LightGBM's
+ * LGBM_NetworkInitWithFunctions does. examples/vae-train-mpi.c wires MPI in;
+ * docs/scaling.md gives the protocol and its costs.
+ */
+
+/** Element type of a buffer given to vae_allreduce_fn. Pinned values. */
+typedef enum vae_dtype {
+    VAE_DTYPE_F32 = 0, /**< float: the gradients */
+    VAE_DTYPE_F64 = 1  /**< double: loss sums, sample counts and votes */
+} vae_dtype;
+
+/**
+ * A host-provided all-reduce: replace buf, on every worker, by the
+ * element-wise sum over all workers of their buf (MPI_Allreduce with
+ * MPI_IN_PLACE and MPI_SUM). Every worker calls it in the same order with
+ * the same count and type. Every worker must receive the same bits (MPI's
+ * reductions do), as the workers' copies of the model stay identical only
+ * then. count may exceed INT_MAX; the callback splits it if it must.
+ * @param[in]     user  the pointer given to vae_optimizer_set_collective().
+ * @param[in,out] buf   count elements of type; in: this worker's values,
+ *                      out: the sums.
+ * @return 0 on success; anything else (a timeout, a dead peer) is a failure,
+ *         and the libvae call that made it returns VAE_ERR_CALLBACK.
+ */
+typedef int (*vae_allreduce_fn)(void *user, void *buf, size_t count, vae_dtype type);
+
+/**
+ * A host-provided broadcast: copy bytes bytes of buf from worker root to
+ * every other worker's buf (MPI_Bcast of MPI_BYTE). Called by every worker
+ * in the same order with the same bytes and root.
+ * @return 0 on success, anything else for a failure (VAE_ERR_CALLBACK).
+ */
+typedef int (*vae_broadcast_fn)(void *user, void *buf, size_t bytes, int root);
+
+/**
+ * Make opt one of world_size workers that train one model together. This is
+ * itself a collective call: every worker calls it, each with its own rank,
+ * and on return each holds worker 0's parameters, optimizer state and
+ * hyper-parameters, step and epoch counts and training noise state (so
+ * resuming any worker's checkpoint on any number of workers is consistent).
+ *
+ * While a collective is set:
+ *  - vae_optimizer_step() sums the model's gradient buffer across workers in
+ *    one all-reduce of vae_model_param_count() floats, divides it by
+ *    world_size, and refuses a non-finite result (VAE_ERR_NUMERIC) before
+ *    the update. The result is the gradient of the union of the workers'
+ *    batches when they are the same size.
+ *  - vae_model_train_step() is the same; a worker whose own pass fails still
+ *    takes part (with a poisoned gradient), so all fail together and none
+ *    waits forever.
+ *  - vae_train_epoch() takes `batch` as the images per worker per step: a
+ *    step uses world_size x batch images, the global batch. Every worker
+ *    shuffles with the same seed, and worker r takes the r-th of world_size
+ *    nearly equal contiguous parts of each global batch. The last global
+ *    batch may be short: it is split the same way (parts differ by at most
+ *    one image, and some may be empty), each gradient is weighted by its
+ *    share of the images, so every worker takes ceil(n / (world_size x batch))
+ *    steps and the update is the mean over the images of the step. Worker r
+ *    draws its training noise from its own stream, forked from the shared
+ *    noise state by r at the start of each epoch (worker 0 uses the shared
+ *    state itself, so one worker reproduces single-worker training bit for
+ *    bit). After each step the workers also all-reduce a few doubles: the
+ *    step's loss sums and image counts (so the progress callback and `mean`
+ *    report the global batch and epoch, the same on every worker), failure
+ *    votes (a worker that fails makes every worker return an error, not
+ *    hang) and stop votes (a worker's progress callback asking to stop
+ *    stops every worker after the same step; agreed one step later, that
+ *    step's work is discarded). At the end of an epoch worker 0's noise
+ *    state is broadcast.
+ *  - vae_model_evaluate() and checkpoints do not communicate.
+ *
+ * A callback that fails makes the call return VAE_ERR_CALLBACK with the
+ * parameters and optimizer state as they were (the gradient buffer is then
+ * undefined); the workers may then disagree, so restart them from a
+ * checkpoint. Free bits (VAE_PARAM_FREE_BITS) floor each worker's batch mean
+ * KL, not the global batch's.
+ *
+ * @param[in] opt        the optimizer; its model must hold the same
+ *                       architecture on every worker (VAE_ERR_MISMATCH).
+ * @param[in] allreduce  the sum; NULL detaches opt (single worker again,
+ *                       no communication; the other arguments are ignored).
+ * @param[in] broadcast  required when allreduce is set.
+ * @param[in] user       passed back to both callbacks unchanged; must stay
+ *                       valid while the collective is set.
+ * @param[in] rank       this worker, in [0, world_size).
+ * @param[in] world_size workers, >= 1.
+ * @return VAE_ERR_INVALID_ARGUMENT, VAE_ERR_CALLBACK, VAE_ERR_MISMATCH (the
+ *         workers' models or optimizers differ in shape or kind: every
+ *         worker gets it), VAE_ERR_OUT_OF_MEMORY (some worker had no memory
+ *         for the transfer). On failure nothing of opt or its model changed.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_optimizer_set_collective(vae_optimizer *opt,
+                                                              vae_allreduce_fn allreduce,
+                                                              vae_broadcast_fn broadcast,
+                                                              void *user, int rank,
+                                                              int world_size);
 
 /* ------------------------------------------------------------------------ */
 /* Dataset                                                                  */
@@ -702,7 +824,10 @@ VAE_API VAE_NODISCARD vae_status vae_checkpoint_load(const char *path, vae_model
 /* ------------------------------------------------------------------------ */
 
 /** Transposition flag of vae_sgemm_fn. */
-typedef enum vae_transpose { VAE_NO_TRANS = 0, VAE_TRANS = 1 } vae_transpose;
+typedef enum vae_transpose {
+    VAE_NO_TRANS = 0, /**< op(X) = X */
+    VAE_TRANS = 1     /**< op(X) = X^T */
+} vae_transpose;
 
 /**
  * A host-provided single-precision GEMM, row-major:
