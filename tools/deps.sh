@@ -7,7 +7,7 @@ packages="meson ninja-build pkg-config gcc g++ python3
 # The Python bindings: their tests (meson suite python) and the lesson's figures.
 packages="$packages python3-numpy python3-pytest python3-matplotlib"
 # ABI, API reference, man page and packaging checks (docs/abi.md, docs/packaging.md)
-packages="$packages abigail-tools binutils doxygen groff-base git"
+packages="$packages abigail-tools binutils doxygen groff-base git iproute2"
 # Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
 packages="$packages libopenmpi-dev openmpi-bin"
 missing=""
