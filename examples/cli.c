@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 static const char *program = "vae";
+static void (*exit_fn)(int status);
 
 void cli_set_program(const char *name)
 {
@@ -34,7 +36,13 @@ void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+    if (exit_fn) exit_fn(1);
     exit(1);
+}
+
+void cli_set_exit(void (*fn)(int status))
+{
+    exit_fn = fn;
 }
 
 void cli_check(vae_status s, const char *what_fmt, ...)
@@ -153,6 +161,29 @@ int cli_find_file(char *buf, size_t size, const char *dir, const char *name)
     }
     errno = ENOENT;
     return -1;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cli_default_data(char *buf, size_t size)
+{
+    if (is_dir(VAE_DATA_INSTALLED)) return VAE_DATA_INSTALLED;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            int len = snprintf(buf, size, "%s/%s", exe, VAE_DATA_FROM_PROGRAM);
+            if (len > 0 && (size_t)len < size && is_dir(buf)) return buf;
+        }
+    }
+    return "examples/data/mnist-subset";
 }
 
 int cli_make_dir(const char *path)

@@ -32,6 +32,12 @@ const char *cli_program(void);
 _Noreturn void die(const char *fmt, ...) CLI_PRINTF(1, 2);
 
 /**
+ * Have die() call fn(1) before exit(1): an MPI program aborts the whole job
+ * there (MPI_Abort) so that no other worker waits for this one. NULL: none.
+ */
+void cli_set_exit(void (*fn)(int status));
+
+/**
  * When s is not VAE_OK, print "<program>: <what>: <vae_last_error()>" and
  * exit with status 1. The arguments must not call libvae themselves: that
  * would replace the message being reported.
@@ -70,6 +76,27 @@ void cli_join(char *buf, size_t size, const char *dir, const char *name);
  * @return 0 when one exists, -1 (errno ENOENT) when neither does.
  */
 int cli_find_file(char *buf, size_t size, const char *dir, const char *name);
+
+/*
+ * Where the example programs look for the bundled MNIST subset when --data
+ * is not given. Both are set by examples/meson.build: the installed copy
+ * (an absolute path under datadir), and the source tree's copy as a path
+ * relative to the directory of the running program, so that a build from any
+ * directory runs in place and yet its binaries hold no build path.
+ */
+#ifndef VAE_DATA_INSTALLED
+#define VAE_DATA_INSTALLED "/usr/local/share/libvae/mnist-subset"
+#endif
+#ifndef VAE_DATA_FROM_PROGRAM
+#define VAE_DATA_FROM_PROGRAM "../../examples/data/mnist-subset"
+#endif
+
+/**
+ * The default data directory: VAE_DATA_INSTALLED when it exists, else
+ * VAE_DATA_FROM_PROGRAM beside the running program (written into buf) when
+ * that exists, else "examples/data/mnist-subset" of the working directory.
+ */
+const char *cli_default_data(char *buf, size_t size);
 
 /**
  * Create directory path and any missing parents (as mkdir -p).

@@ -1,17 +1,24 @@
 /*
- * vae-train: train the lesson's Variational Autoencoder on MNIST.
+ * vae-train: train a Variational Autoencoder on MNIST-style data.
  *
- * The model of Kingma & Welling (2014) as the PyTorch example builds it:
- * 784 -> 400 ReLU -> 2-D latent -> 400 ReLU -> 784 Bernoulli, Adam 1e-3,
- * batch 128, 10 epochs. Prints a loss table, saves a checkpoint after every
+ * By default the model of Kingma & Welling (2014) as the PyTorch example
+ * builds it: 784 -> 400 ReLU -> 2-D latent -> 400 ReLU -> 784 Bernoulli,
+ * Adam 1e-3, batch 128, 10 epochs; flags select the variants (beta, KL
+ * schedules, free bits, likelihoods, architectures, conditional models),
+ * a validation split with early stopping, and an IWAE estimate of the test
+ * log-likelihood. Prints a loss table, saves a checkpoint after every
  * epoch, and writes the losses as CSV and image grids of what the model
  * learned. It uses only the public API of libvae.
+ *
+ * The command line lives in train-options.c, the image grids in
+ * train-images.c. The program's body, trainer_main() (examples/trainer.h),
+ * also runs on every worker of vae-train-mpi, which compiles this file with
+ * VAE_TRAIN_NO_MAIN.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,117 +31,9 @@
 
 #include "cli.h"
 #include "image.h"
-
-#ifndef VAE_DEFAULT_DATA
-#define VAE_DEFAULT_DATA "examples/data/mnist-subset"
-#endif
-
-enum { MAX_HIDDEN = 16, PATH_SIZE = 4096 };
-
-static const char usage_text[] =
-    "Usage: vae-train [options]\n"
-    "\n"
-    "Train a Variational Autoencoder on MNIST-style IDX data (by default the\n"
-    "lesson's model: 784-400-2, Bernoulli decoder, Adam 1e-3, batch 128, 10 epochs).\n"
-    "Losses are in nats per image.\n"
-    "\n"
-    "Options:\n"
-    "  --data DIR        directory holding train-images-idx3-ubyte, t10k-images-idx3-ubyte\n"
-    "                    and optionally their -labels-idx1-ubyte files, each raw or .gz\n"
-    "                    [" VAE_DEFAULT_DATA "]\n"
-    "  --epochs N        total epochs to reach, counting those of --resume [10]\n"
-    "  --batch N         images per training step [128]\n"
-    "  --latent N        latent dimensions [2]\n"
-    "  --hidden N[,N..]  hidden layer widths from the input inwards; the decoder mirrors\n"
-    "                    them (512,256 gives 784-512-256-2-256-512-784) [400]\n"
-    "  --lr X            Adam learning rate [1e-3]\n"
-    "  --seed N          seeds initialisation, shuffling, noise and samples.png [1]\n"
-    "  --threads N       threads of the matrix products [library default]\n"
-    "  --backend NAME    compute backend: auto, ref, blas, ... [library default]\n"
-    "  --out DIR         output directory, created if missing [vae-out]\n"
-    "  --resume FILE     continue from a checkpoint (model and optimizer); its model\n"
-    "                    replaces --latent, --hidden and --seed, and --lr changes its\n"
-    "                    learning rate only when given\n"
-    "  --quiet           no progress bar on stderr\n"
-    "  --help            this text\n"
-    "  --version         the library version\n"
-    "\n"
-    "Written into the output directory:\n"
-    "  model.vae            checkpoint, replaced atomically after every epoch\n"
-    "  losses.csv           split,epoch,total,recon,kl,seconds: a train row per epoch,\n"
-    "                       then a test row; a resumed run keeps the train rows up to\n"
-    "                       the checkpoint's epoch and drops the rest\n"
-    "  reconstructions.png  16 test images above their reconstructions\n"
-    "  samples.png          64 decoded draws from the prior\n"
-    "  manifold.png         with a 2-D latent: the decoder over a 20x20 grid of normal\n"
-    "                       quantiles (.pgm instead of .png when built without libpng)\n"
-    "\n"
-    "Ctrl-C or SIGTERM stops after the current step, saves model.vae and exits with\n"
-    "status 130. The steps of the unfinished epoch stay in the model; --resume runs\n"
-    "that epoch again in full. A second Ctrl-C quits at once (model.vae stays whole).\n";
-
-typedef struct options {
-    const char *data, *out, *resume, *backend;
-    uint64_t epochs, seed;
-    size_t batch, latent;
-    size_t hidden[MAX_HIDDEN], n_hidden;
-    double lr;
-    int lr_given; /* --lr overrides a resumed optimizer's rate only when given */
-    int threads;  /* 0: the library's default */
-    int quiet;
-} options;
-
-static options parse_args(int argc, char **argv)
-{
-    options o = {.data = VAE_DEFAULT_DATA, .out = "vae-out", .epochs = 10, .seed = 1,
-                 .batch = 128, .latent = 2, .hidden = {400}, .n_hidden = 1, .lr = 1e-3};
-    const char *shape_flag = NULL; /* a flag that only a new model can honour */
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            exit(0);
-        } else if (!strcmp(a, "--version")) {
-            printf("vae-train (libvae %s)\n", vae_version_string());
-            exit(0);
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            o.quiet = 1;
-        } else if ((v = cli_value(argc, argv, &i, "--data"))) {
-            o.data = v;
-        } else if ((v = cli_value(argc, argv, &i, "--out"))) {
-            o.out = v;
-        } else if ((v = cli_value(argc, argv, &i, "--resume"))) {
-            o.resume = v;
-        } else if ((v = cli_value(argc, argv, &i, "--backend"))) {
-            o.backend = v;
-        } else if ((v = cli_value(argc, argv, &i, "--epochs"))) {
-            o.epochs = cli_uint64("--epochs", v, UINT64_MAX);
-        } else if ((v = cli_value(argc, argv, &i, "--batch"))) {
-            o.batch = cli_size("--batch", v, 1, SIZE_MAX);
-        } else if ((v = cli_value(argc, argv, &i, "--threads"))) {
-            o.threads = cli_int("--threads", v, 1, INT_MAX);
-        } else if ((v = cli_value(argc, argv, &i, "--lr"))) {
-            o.lr = cli_double("--lr", v);
-            o.lr_given = 1;
-        } else if ((v = cli_value(argc, argv, &i, "--latent"))) {
-            o.latent = cli_size("--latent", v, 1, SIZE_MAX);
-            shape_flag = "--latent";
-        } else if ((v = cli_value(argc, argv, &i, "--hidden"))) {
-            o.n_hidden = cli_size_list("--hidden", v, o.hidden, MAX_HIDDEN);
-            shape_flag = "--hidden";
-        } else if ((v = cli_value(argc, argv, &i, "--seed"))) {
-            /* The library takes settings as double, exact up to 2^53. */
-            o.seed = cli_uint64("--seed", v, UINT64_C(1) << 53);
-            shape_flag = "--seed";
-        } else {
-            die("unknown argument '%s' (see --help)", a);
-        }
-    }
-    if (o.resume && shape_flag)
-        die("%s: the model comes from --resume %s; leave this flag out", shape_flag, o.resume);
-    return o;
-}
+#include "train-images.h"
+#include "train-options.h"
+#include "trainer.h"
 
 /* Set by SIGINT/SIGTERM, polled by the progress callback. */
 static volatile sig_atomic_t stop_requested;
@@ -206,57 +105,38 @@ static vae_dataset *load_split(const char *dir, const char *split)
     return ds;
 }
 
-static vae_model *create_model(const options *o, size_t dim)
-{
-    vae_config *cfg = NULL;
-    vae_model *m = NULL;
-    cli_check(vae_config_create(&cfg), "creating the model settings");
-    cli_check(vae_config_set(cfg, VAE_PARAM_INPUT_DIM, (double)dim), "input size %zu", dim);
-    cli_check(vae_config_set(cfg, VAE_PARAM_LATENT_DIM, (double)o->latent), "--latent");
-    cli_check(vae_config_set(cfg, VAE_PARAM_SEED, (double)o->seed), "--seed");
-    /* The decoder mirrors the encoder: 784-512-256-z-256-512-784. Its list
-     * runs from the latent outwards, hence reversed. */
-    size_t mirrored[MAX_HIDDEN];
-    for (size_t i = 0; i < o->n_hidden; i++) mirrored[i] = o->hidden[o->n_hidden - 1 - i];
-    cli_check(vae_config_set_hidden(cfg, VAE_ENCODER, o->hidden, o->n_hidden), "--hidden");
-    cli_check(vae_config_set_hidden(cfg, VAE_DECODER, mirrored, o->n_hidden), "--hidden");
-    cli_check(vae_model_create(&m, cfg), "creating the model");
-    vae_config_free(cfg);
-    return m;
-}
-
-/* Integer-valued model setting (the API passes settings as double). */
-static size_t model_size(const vae_model *m, vae_param p)
-{
-    double v;
-    cli_check(vae_model_get(m, p, &v), "reading a model setting");
-    return (size_t)v;
-}
-
 /* One line saying what is about to run, e.g. "data: 8000 train + 2000 test
  * images of 784 pixels | model: 784-400-2-400-784, 631188 parameters | ...". */
-static void print_setup(const vae_dataset *train, const vae_dataset *test, vae_model *m)
+static void print_setup(const vae_dataset *train, const vae_dataset *val,
+                        const vae_dataset *test, vae_model *m, const trainer_workers *w,
+                        size_t batch)
 {
     size_t enc[MAX_HIDDEN], dec[MAX_HIDDEN], n_enc, n_dec;
     cli_check(vae_model_hidden(m, VAE_ENCODER, enc, MAX_HIDDEN, &n_enc), "reading the model");
     cli_check(vae_model_hidden(m, VAE_DECODER, dec, MAX_HIDDEN, &n_dec), "reading the model");
 
-    printf("data: %zu train + %zu test images of %zu pixels | model: %zu",
-           vae_dataset_count(train), vae_dataset_count(test), vae_dataset_dim(train),
-           model_size(m, VAE_PARAM_INPUT_DIM));
+    printf("data: %zu train + ", vae_dataset_count(train));
+    if (val) printf("%zu validation + ", vae_dataset_count(val));
+    printf("%zu test images of %zu pixels | model: %zu", vae_dataset_count(test),
+           vae_dataset_dim(train), model_size(m, VAE_PARAM_INPUT_DIM));
     for (size_t i = 0; i < n_enc && i < MAX_HIDDEN; i++) printf("-%zu", enc[i]);
     printf("-%zu", model_size(m, VAE_PARAM_LATENT_DIM));
+    if (model_size(m, VAE_PARAM_COND_DIM))
+        printf("(+%zu classes)", model_size(m, VAE_PARAM_COND_DIM));
     for (size_t i = 0; i < n_dec && i < MAX_HIDDEN; i++) printf("-%zu", dec[i]);
     printf("-%zu, %zu parameters | backend: %s | threads: %d\n",
            model_size(m, VAE_PARAM_INPUT_DIM), vae_model_param_count(m), vae_backend_active(),
            vae_get_threads());
+    if (w->world > 1)
+        printf("workers: %d x batch %zu = %zu images per step; threads are per worker\n",
+               w->world, batch, (size_t)w->world * batch);
 }
 
 /* ---- losses.csv ---------------------------------------------------------- */
 
 static const char csv_header[] = "split,epoch,total,recon,kl,seconds\n";
 
-/* The train rows of an earlier losses.csv for epochs 1..done, as one string
+/* The train and val rows of an earlier losses.csv for epochs 1..done, as one string
  * (NULL when there is no such file or it is not ours), so that a resumed run
  * extends the history it continues and drops rows of epochs it will redo. */
 static char *earlier_rows(const char *path, uint64_t done)
@@ -268,7 +148,9 @@ static char *earlier_rows(const char *path, uint64_t done)
     int ours = fgets(line, sizeof line, f) && !strcmp(line, csv_header);
     while (ours && fgets(line, sizeof line, f)) {
         uint64_t epoch;
-        if (sscanf(line, "train,%" SCNu64 ",", &epoch) != 1 || epoch < 1 || epoch > done)
+        if ((sscanf(line, "train,%" SCNu64 ",", &epoch) != 1 &&
+             sscanf(line, "val,%" SCNu64 ",", &epoch) != 1) ||
+            epoch < 1 || epoch > done)
             continue;
         size_t n = strlen(line);
         char *grown = realloc(kept, len + n + 1);
@@ -301,214 +183,248 @@ static void write_row(FILE *csv, const char *path, const char *split, uint64_t e
     if (fflush(csv) != 0) die("%s: %s", path, strerror(errno));
 }
 
-/* ---- images -------------------------------------------------------------- */
-
-/*
- * Inverse of the standard normal CDF: Acklam's rational approximation
- * (relative error 1.2e-9), then one Halley step on erfc for full double
- * precision. p in (0, 1).
- */
-static double inverse_normal_cdf(double p)
+/* Save what the interrupted run has learned (worker 0: the workers hold the
+ * same model) and give the shell's code for "killed by Ctrl-C". */
+static int stop_interrupted(const char *ckpt, vae_model *m, vae_optimizer *opt, int root)
 {
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                               -2.759285104469687e+02, 1.383577518672690e+02,
-                               -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                               -1.556989798598866e+02, 6.680131188771972e+01,
-                               -1.328068155288572e+01};
-    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                               -2.400758277161838e+00, -2.549732539343734e+00,
-                               4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
-    const double p_low = 0.02425;
-    double x;
-
-    if (p < p_low || p > 1.0 - p_low) {
-        /* tails: a rational function of sqrt(-2 log(tail mass)) */
-        double q = sqrt(-2.0 * log(p < p_low ? p : 1.0 - p));
-        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
-        if (p > 1.0 - p_low) x = -x;
-    } else {
-        double q = p - 0.5, r = q * q;
-        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
-    }
-    /* Halley: e = Phi(x) - p, u = e / phi(x), x -= u / (1 + x u / 2) */
-    double e = 0.5 * erfc(-x / sqrt(2.0)) - p;
-    double u = e * sqrt(2.0 * 3.14159265358979323846) * exp(x * x / 2.0);
-    return x - u / (1.0 + x * u / 2.0);
-}
-
-static float *alloc_images(size_t n, size_t dim)
-{
-    float *p = dim && n > SIZE_MAX / sizeof(float) / dim ? NULL : malloc(n * dim * sizeof(float));
-    if (!p) die("out of memory for %zu images", n);
-    return p;
-}
-
-static void save_image_failed(const char *path)
-{
-    die("%s: %s", path, strerror(errno));
-}
-
-/* <out>/<stem>.png (or .pgm) into path. */
-static void image_path(char *path, const char *out, const char *stem)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s%s", stem, image_extension());
-    cli_join(path, PATH_SIZE, out, name);
-}
-
-static void write_images(vae_model *m, vae_dataset *test, const char *out)
-{
-    size_t dim = vae_dataset_dim(test), h, w;
-    image_shape(dim, &h, &w);
-    char path[PATH_SIZE];
-
-    /* Originals in the top row, decode(encode(x).mu) below. */
-    size_t n = vae_dataset_count(test) < 16 ? vae_dataset_count(test) : 16;
-    float *x = alloc_images(n, dim), *y = alloc_images(n, dim);
-    cli_check(vae_dataset_get(test, 0, n, x, NULL), "reading test images");
-    cli_check(vae_model_reconstruct(m, x, NULL, n, y), "reconstructing test images");
-    const float *rows[] = {x, y};
-    image_path(path, out, "reconstructions");
-    if (image_write_rows(path, rows, 2, n, h, w) != 0) save_image_failed(path);
-    free(x);
-    free(y);
-
-    /* 64 draws z ~ N(0, I), seeded by the model's seed so reruns agree. */
-    enum { SAMPLES = 64, GRID = 20 };
-    float *s = alloc_images(SAMPLES, dim);
-    double seed;
-    cli_check(vae_model_get(m, VAE_PARAM_SEED, &seed), "reading the seed");
-    cli_check(vae_model_sample(m, NULL, SAMPLES, (uint64_t)seed, s, NULL), "sampling");
-    image_path(path, out, "samples");
-    if (image_write_grid(path, s, SAMPLES, 8, h, w) != 0) save_image_failed(path);
-    free(s);
-
-    if (model_size(m, VAE_PARAM_LATENT_DIM) != 2) return;
-
-    /* Kingma & Welling's figure 4: evenly spaced points of the unit square
-     * mapped through the inverse normal CDF, so each cell holds the same
-     * prior mass. z1 grows rightwards and z2 upwards, as on a plot. */
-    float z[GRID * GRID * 2];
-    for (size_t r = 0; r < GRID; r++) {
-        for (size_t c = 0; c < GRID; c++) {
-            z[2 * (r * GRID + c)] = (float)inverse_normal_cdf((c + 0.5) / GRID);
-            z[2 * (r * GRID + c) + 1] = (float)inverse_normal_cdf(1.0 - (r + 0.5) / GRID);
-        }
-    }
-    float *grid = alloc_images(GRID * GRID, dim);
-    cli_check(vae_model_decode(m, z, NULL, GRID * GRID, grid), "decoding the latent grid");
-    image_path(path, out, "manifold");
-    if (image_write_grid(path, grid, GRID * GRID, GRID, h, w) != 0) save_image_failed(path);
-    free(grid);
-}
-
-/* ---- main ---------------------------------------------------------------- */
-
-/* Save what the interrupted run has learned and stop with the shell's code
- * for "killed by Ctrl-C". */
-static _Noreturn void stop_interrupted(const char *ckpt, vae_model *m, vae_optimizer *opt)
-{
+    if (!root) return 130;
     cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
     fprintf(stderr, "%s: interrupted; saved %s, epochs done: %" PRIu64
                     " (go on with --resume %s)\n",
             cli_program(), ckpt, vae_model_epochs(m), ckpt);
-    exit(130);
+    return 130;
 }
 
-int main(int argc, char **argv)
+/* ---- the training loop ---------------------------------------------------- */
+
+typedef struct run {
+    const options *o;
+    const trainer_workers *w;
+    int root;               /* the worker that prints and writes files */
+    vae_model *m;
+    vae_optimizer *opt;
+    vae_dataset *train, *val;
+    FILE *csv;
+    char ckpt[PATH_SIZE], best_path[PATH_SIZE], csv_path[PATH_SIZE];
+    int show_weight;        /* a KL schedule is on: print the weight in force */
+    double best_val;        /* the lowest validation loss so far */
+    uint64_t best_epoch;    /* its epoch; 0 before the first */
+} run;
+
+static void print_header(const run *r)
 {
-    cli_set_program("vae-train");
-    options o = parse_args(argc, argv);
+    printf("%5s %10s %10s %10s", "epoch", "total", "recon", "kl");
+    if (r->show_weight) printf(" %8s", "kl_w");
+    if (r->val) printf(" %10s", "val");
+    printf(" %8s\n", "seconds");
+    fflush(stdout);
+}
+
+/* Early stopping's bookkeeping after epoch e's validation loss; returns 1 to
+ * stop. Every worker holds the same model, so all of them decide alike. */
+static int watch_validation(run *r, uint64_t e, double val_total, uint64_t *stale)
+{
+    if (val_total < r->best_val) {
+        r->best_val = val_total;
+        r->best_epoch = e;
+        *stale = 0;
+        if (r->root)
+            cli_check(vae_checkpoint_save(r->best_path, r->m, r->opt), "saving %s", r->best_path);
+        return 0;
+    }
+    return r->o->patience && ++*stale >= r->o->patience;
+}
+
+/* Train up to o->epochs, or until early stopping; returns 0, or 130 after
+ * Ctrl-C / SIGTERM (the checkpoint saved). */
+static int train_epochs(run *r)
+{
+    const options *o = r->o;
+    progress p = {.epochs = o->epochs, .bar = r->root && !o->quiet && isatty(STDERR_FILENO)};
+    uint64_t first = vae_model_epochs(r->m) + 1, stale = 0;
+    catch_signals(1);
+    for (uint64_t e = first; e <= o->epochs; e++) {
+        vae_loss mean, val;
+        p.epoch = e;
+        double t0 = now();
+        vae_status s = vae_train_epoch(r->m, r->opt, r->train, o->batch, on_progress, &p, &mean);
+        double seconds = now() - t0;
+        if (p.bar) fputs("\r\033[K", stderr); /* erase the bar */
+        if (s == VAE_ERR_CANCELLED) return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
+        cli_check(s, "epoch %" PRIu64, e);
+        if (r->val) cli_check(vae_model_evaluate(r->m, r->val, &val), "validating epoch %" PRIu64, e);
+
+        if (r->root) {
+            printf("%5" PRIu64 " %10.2f %10.2f %10.2f", e, mean.total, mean.recon, mean.kl);
+            /* the mean weight over the epoch's steps */
+            if (r->show_weight) printf(" %8.3f", mean.kl_weight);
+            if (r->val) printf(" %10.2f", val.total);
+            printf(" %8.2f\n", seconds);
+            fflush(stdout); /* rows appear as they come even through a pipe */
+            write_row(r->csv, r->csv_path, "train", e, &mean, seconds);
+            if (r->val) write_row(r->csv, r->csv_path, "val", e, &val, 0.0);
+            cli_check(vae_checkpoint_save(r->ckpt, r->m, r->opt), "saving %s", r->ckpt);
+        }
+        /* One worker alone may stop between epochs; workers stop together,
+         * inside vae_train_epoch. */
+        if (stop_requested && r->w->world == 1)
+            return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
+        if (r->val && watch_validation(r, e, val.total, &stale)) {
+            if (r->root)
+                printf("early stop: no better validation loss for %" PRIu64 " epochs\n", stale);
+            break;
+        }
+    }
+    /* Past this point the checkpoint is complete: Ctrl-C may simply kill. */
+    catch_signals(0);
+    if (stop_requested && r->w->world == 1) return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
+    if (r->root && vae_model_epochs(r->m) < first) /* nothing left to train: still leave a checkpoint */
+        cli_check(vae_checkpoint_save(r->ckpt, r->m, r->opt), "saving %s", r->ckpt);
+    return 0;
+}
+
+/* The test loss, the active units and, when asked, the IWAE estimate. */
+static void report_test(run *r, vae_dataset *test)
+{
+    vae_loss loss;
+    double t0 = now();
+    cli_check(vae_model_evaluate(r->m, test, &loss), "evaluating on the test set");
+    double seconds = now() - t0;
+    printf("%5s %10.2f %10.2f %10.2f", "test", loss.total, loss.recon, loss.kl);
+    if (r->show_weight) printf(" %8s", "");
+    if (r->val) printf(" %10s", "");
+    printf(" %8.2f\n", seconds);
+    write_row(r->csv, r->csv_path, "test", vae_model_epochs(r->m), &loss, seconds);
+    const int closed = fclose(r->csv);
+    r->csv = NULL;
+    if (closed != 0) die("%s: %s", r->csv_path, strerror(errno));
+
+    /* Burda et al.'s criterion: Var_x E_q[z_j | x] > 0.01. */
+    enum { SHOWN = 32 };
+    const size_t L = model_size(r->m, VAE_PARAM_LATENT_DIM);
+    size_t active;
+    double *var = malloc(L * sizeof *var);
+    if (!var) die("out of memory for %zu latent dimensions", L);
+    cli_check(vae_model_active_units(r->m, test, 0.01, &active, var), "counting active units");
+    printf("active units: %zu of %zu (test posterior means varying by more than 0.01)\n",
+           active, L);
+    printf("variance of each posterior mean:");
+    for (size_t j = 0; j < L && j < SHOWN; j++) printf(" %.3f", var[j]);
+    printf(L > SHOWN ? " ...\n" : "\n");
+    free(var);
+    if (r->o->iwae) {
+        double ll;
+        t0 = now();
+        cli_check(vae_model_iwae(r->m, test, r->o->iwae, model_size(r->m, VAE_PARAM_SEED), &ll,
+                                 NULL, NULL),
+                  "--iwae %zu", r->o->iwae);
+        printf("test IWAE, k = %zu: log p(x) >= %.2f nats per image (ELBO %.2f), %.1f s\n",
+               r->o->iwae, ll, -loss.total, now() - t0);
+    }
+    fflush(stdout);
+}
+
+int trainer_main(int argc, char **argv, const char *program, const trainer_workers *w)
+{
+    static const trainer_workers alone = {.rank = 0, .world = 1};
+    if (!w) w = &alone;
+    cli_set_program(program);
+    options o = options_parse(argc, argv, w);
+    if (o.done) return 0;
 
     /* Process-wide settings first: they apply to everything after. */
     if (!o.quiet) vae_log_set(on_log, NULL);
     if (o.backend) cli_check(vae_backend_select(o.backend), "--backend %s", o.backend);
     if (o.threads) cli_check(vae_set_threads(o.threads), "--threads %d", o.threads);
 
-    vae_dataset *train = load_split(o.data, "train");
+    run r = {.o = &o, .w = w, .root = w->rank == 0, .best_val = INFINITY};
+    r.train = load_split(o.data, "train");
     vae_dataset *test = load_split(o.data, "t10k");
-    size_t dim = vae_dataset_dim(train);
+    size_t dim = vae_dataset_dim(r.train);
     if (vae_dataset_dim(test) != dim)
         die("--data %s: training images have %zu pixels but test images %zu", o.data, dim,
             vae_dataset_dim(test));
 
-    vae_model *m = NULL;
-    vae_optimizer *opt = NULL;
     if (o.resume) {
-        cli_check(vae_checkpoint_load(o.resume, &m, &opt), "--resume");
-        if (model_size(m, VAE_PARAM_INPUT_DIM) != dim)
+        cli_check(vae_checkpoint_load(o.resume, &r.m, &r.opt), "--resume");
+        if (model_size(r.m, VAE_PARAM_INPUT_DIM) != dim)
             die("--resume %s: the model takes %zu pixels per image but --data %s has %zu",
-                o.resume, model_size(m, VAE_PARAM_INPUT_DIM), o.data, dim);
-        if (model_size(m, VAE_PARAM_COND_DIM) != 0)
-            die("--resume %s: a conditional model; vae-train trains unconditional ones",
-                o.resume);
+                o.resume, model_size(r.m, VAE_PARAM_INPUT_DIM), o.data, dim);
+        options_apply_objective(&o, r.m, 1);
     } else {
-        m = create_model(&o, dim);
+        if (o.conditional && !vae_dataset_labels(r.train))
+            die("--conditional: --data %s has no train-labels-idx1-ubyte[.gz]", o.data);
+        r.m = options_create_model(&o, dim, vae_dataset_num_classes(r.train));
     }
+    if (model_size(r.m, VAE_PARAM_COND_DIM) && !vae_dataset_labels(test))
+        die("--data %s: a conditional model needs t10k-labels-idx1-ubyte[.gz] too", o.data);
+    double schedule;
+    cli_check(vae_model_get(r.m, VAE_PARAM_KL_SCHEDULE, &schedule), "reading the model");
+    r.show_weight = schedule != VAE_KL_CONSTANT;
+
+    /* The validation images, chosen from the model's seed (so a resumed run
+     * holds out the same ones). */
+    const uint64_t seed = model_size(r.m, VAE_PARAM_SEED);
+    if (o.val_split > 0.0) {
+        const size_t n = vae_dataset_count(r.train);
+        size_t held = (size_t)llround(o.val_split * (double)n);
+        if (held < 1 || held >= n)
+            die("--val-split %g of %zu images leaves an empty part", o.val_split, n);
+        vae_dataset *rest;
+        cli_check(vae_dataset_split(r.train, held, seed, &rest, &r.val), "--val-split");
+        vae_dataset_free(r.train);
+        r.train = rest;
+    }
+
     /* A checkpoint saved without optimizer state resumes with a fresh Adam. */
-    if (!opt) {
-        cli_check(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM), "creating the optimizer");
+    if (!r.opt) {
+        cli_check(vae_optimizer_create(&r.opt, r.m, VAE_OPTIM_ADAM), "creating the optimizer");
         o.lr_given = 1;
     }
-    if (o.lr_given) cli_check(vae_optimizer_set(opt, VAE_OPTIM_LR, o.lr), "--lr");
+    if (o.lr_given) cli_check(vae_optimizer_set(r.opt, VAE_OPTIM_LR, o.lr), "--lr");
+    /* From here on every worker holds worker 0's model and optimizer. */
+    if (w->join) cli_check(w->join(w->ctx, r.opt), "joining the other workers");
 
-    if (cli_make_dir(o.out) != 0) die("--out %s: %s", o.out, strerror(errno));
-    char ckpt[PATH_SIZE], csv_path[PATH_SIZE];
-    cli_join(ckpt, sizeof ckpt, o.out, "model.vae");
-    cli_join(csv_path, sizeof csv_path, o.out, "losses.csv");
-    FILE *csv = open_losses(csv_path, vae_model_epochs(m));
-
-    print_setup(train, test, m);
-    if (o.resume)
-        printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(m));
-    printf("%5s %10s %10s %10s %8s\n", "epoch", "total", "recon", "kl", "seconds");
-    fflush(stdout);
-
-    progress p = {.epochs = o.epochs, .bar = !o.quiet && isatty(STDERR_FILENO)};
-    uint64_t first = vae_model_epochs(m) + 1;
-    catch_signals(1);
-    for (uint64_t e = first; e <= o.epochs; e++) {
-        vae_loss mean;
-        p.epoch = e;
-        double t0 = now();
-        vae_status s = vae_train_epoch(m, opt, train, o.batch, on_progress, &p, &mean);
-        double seconds = now() - t0;
-        if (p.bar) fputs("\r\033[K", stderr); /* erase the bar */
-        if (s == VAE_ERR_CANCELLED) stop_interrupted(ckpt, m, opt);
-        cli_check(s, "epoch %" PRIu64, e);
-
-        printf("%5" PRIu64 " %10.2f %10.2f %10.2f %8.2f\n", e, mean.total, mean.recon, mean.kl,
-               seconds);
-        fflush(stdout); /* rows appear as they come even through a pipe */
-        write_row(csv, csv_path, "train", e, &mean, seconds);
-        cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
-        if (stop_requested) stop_interrupted(ckpt, m, opt); /* came after the last step */
+    cli_join(r.ckpt, sizeof r.ckpt, o.out, "model.vae");
+    cli_join(r.best_path, sizeof r.best_path, o.out, "best.vae");
+    cli_join(r.csv_path, sizeof r.csv_path, o.out, "losses.csv");
+    if (r.root) {
+        if (cli_make_dir(o.out) != 0) die("--out %s: %s", o.out, strerror(errno));
+        r.csv = open_losses(r.csv_path, vae_model_epochs(r.m));
+        print_setup(r.train, r.val, test, r.m, w, o.batch);
+        if (o.resume)
+            printf("resumed from %s after epoch %" PRIu64 "\n", o.resume, vae_model_epochs(r.m));
+        print_header(&r);
     }
-    /* Past this point the checkpoint is complete: Ctrl-C may simply kill. */
-    catch_signals(0);
-    if (stop_requested) stop_interrupted(ckpt, m, opt);
-    if (vae_model_epochs(m) < first) /* nothing left to train: still leave a checkpoint */
-        cli_check(vae_checkpoint_save(ckpt, m, opt), "saving %s", ckpt);
+    int status = train_epochs(&r);
 
-    vae_loss loss;
-    double t0 = now();
-    cli_check(vae_model_evaluate(m, test, &loss), "evaluating on the test set");
-    double seconds = now() - t0;
-    printf("%5s %10.2f %10.2f %10.2f %8.2f\n", "test", loss.total, loss.recon, loss.kl, seconds);
-    write_row(csv, csv_path, "test", vae_model_epochs(m), &loss, seconds);
-    if (fclose(csv) != 0) die("%s: %s", csv_path, strerror(errno));
+    /* Early stopping's answer: the model of the best validation epoch. */
+    if (status == 0 && r.root && r.best_epoch && r.best_epoch != vae_model_epochs(r.m)) {
+        vae_optimizer_free(r.opt);
+        vae_model_free(r.m);
+        cli_check(vae_checkpoint_load(r.best_path, &r.m, &r.opt), "reloading %s", r.best_path);
+        printf("testing the model of epoch %" PRIu64 ", the best on validation (%.2f)\n",
+               r.best_epoch, r.best_val);
+    }
+    if (status == 0 && r.root) {
+        report_test(&r, test);
+        write_images(r.m, test, o.out, seed);
+        printf("wrote model.vae, losses.csv and the %s images into %s\n",
+               image_extension() + 1, o.out);
+    }
+    if (r.csv) fclose(r.csv); /* only after an interruption: report_test closes it */
 
-    write_images(m, test, o.out);
-    printf("wrote model.vae, losses.csv and the %s images into %s\n", image_extension() + 1, o.out);
-
-    vae_optimizer_free(opt);
-    vae_model_free(m);
+    vae_optimizer_free(r.opt);
+    vae_model_free(r.m);
+    vae_dataset_free(r.val);
     vae_dataset_free(test);
-    vae_dataset_free(train);
-    return 0;
+    vae_dataset_free(r.train);
+    return status;
 }
+
+#ifndef VAE_TRAIN_NO_MAIN
+int main(int argc, char **argv)
+{
+    return trainer_main(argc, argv, "vae-train", NULL);
+}
+#endif

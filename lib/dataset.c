@@ -264,3 +264,75 @@ vae_status vae_dataset_batch(const vae_dataset *ds, size_t index, size_t batch, 
     *n = count;
     return VAE_OK;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Splitting                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A new dataset owning copies of rows idx[0..count) of ds (same sample
+ * type, labels kept). */
+static vae_status subset(const vae_dataset *ds, const size_t *idx, size_t count,
+                         vae_dataset **out)
+{
+    const size_t elem = ds->u8 ? 1 : sizeof(float), row = ds->dim * elem;
+    unsigned char *samples = malloc(count * row);
+    int32_t *labels = ds->labels ? malloc(count * sizeof *labels) : NULL;
+    if (!samples || (ds->labels && !labels)) {
+        free(samples);
+        free(labels);
+        return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot allocate %zu samples", count);
+    }
+    const unsigned char *src = ds->u8 ? (const void *)ds->u8 : (const void *)ds->f32;
+    for (size_t k = 0; k < count; k++) {
+        memcpy(samples + k * row, src + idx[k] * row, row);
+        if (labels) labels[k] = ds->labels[idx[k]];
+    }
+    vae_dataset *sub = dataset_new(count, ds->dim, labels);
+    free(labels);
+    if (!sub) {
+        free(samples);
+        return VAE_ERR_OUT_OF_MEMORY;
+    }
+    sub->owned = samples;
+    if (ds->u8)
+        sub->u8 = samples;
+    else
+        sub->f32 = (const float *)(const void *)samples;
+    *out = sub;
+    return VAE_OK;
+}
+
+vae_status vae_dataset_split(const vae_dataset *ds, size_t count, uint64_t seed,
+                             vae_dataset **rest, vae_dataset **picked)
+{
+    VAEI_CHECK_ARG(ds != NULL && rest != NULL && picked != NULL && rest != picked);
+    VAEI_CHECK(count >= 1 && count < ds->n, VAE_ERR_INVALID_ARGUMENT,
+               "cannot pick %zu of %zu samples: both parts need at least one", count, ds->n);
+    size_t *perm = malloc(ds->n * sizeof *perm);
+    unsigned char *chosen = calloc(ds->n, 1);
+    if (!perm || !chosen) {
+        free(perm);
+        free(chosen);
+        return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "cannot split %zu samples", ds->n);
+    }
+    vaei_rng r;
+    vaei_rng_seed(&r, seed);
+    vaei_rng_permutation(&r, perm, ds->n);
+    for (size_t k = 0; k < count; k++) chosen[perm[k]] = 1;
+    /* Reuse perm for the indices in storage order: picked first, then rest. */
+    size_t np = 0, nr = count;
+    for (size_t i = 0; i < ds->n; i++) perm[chosen[i] ? np++ : nr++] = i;
+    free(chosen);
+
+    vae_dataset *a = NULL, *b = NULL;
+    vae_status s = subset(ds, perm + count, ds->n - count, &a);
+    if (s == VAE_OK) s = subset(ds, perm, count, &b);
+    free(perm);
+    if (s != VAE_OK) {
+        vae_dataset_free(a);
+        return s;
+    }
+    *rest = a;
+    *picked = b;
+    return VAE_OK;
+}

@@ -122,6 +122,7 @@ vae_status vae_optimizer_step(vae_optimizer *opt)
 {
     VAEI_CHECK_ARG(opt != NULL);
     vae_model *model = opt->model;
+    if (opt->coll.allreduce) VAEI_TRY(vaei_collective_mean_grads(opt));
     opt->t++;
     if (opt->kind == VAE_OPTIM_ADAM)
         adam(opt, model->params, model->grads);

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "collective.h"
 #include "vae/vae.h"
 
 enum { VAEI_OPTIM_NPARAMS = 6 };
@@ -19,6 +20,7 @@ struct vae_optimizer {
     uint64_t t;                        /* updates applied */
     size_t n;                          /* parameters */
     float *m, *v;                      /* Adam moments [n]; SGD momentum in m, v unused */
+    vaei_collective coll;              /* data-parallel workers; allreduce NULL: just this one */
 };
 
 /* Optimizer with defaults for kind over n parameters (state zeroed). */

@@ -5,16 +5,22 @@
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collective.h"
 #include "dataset.h"
 #include "error.h"
 #include "kernels/kernels.h"
 #include "model.h"
 #include "optim.h"
+#include "train.h"
 
 enum { EVAL_CHUNK = 256 };
+
+/* The agreement vector carries a vae_loss as 5 doubles. */
+_Static_assert(sizeof(vae_loss) == 5 * sizeof(double), "vae_loss is 5 doubles");
 
 /* Noise streams other than training's, derived from the seed so that
  * evaluation and shuffling never disturb the training noise. */
@@ -113,13 +119,21 @@ vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x
     VAEI_CHECK_ARG(m != NULL && opt != NULL);
     VAEI_CHECK(opt->model == m, VAE_ERR_INVALID_ARGUMENT,
                "the optimizer belongs to another model");
-    VAEI_TRY(vae_model_backward(m, x, cond, n, loss));
-    return vae_optimizer_step(opt);
+    const vae_status s = vae_model_backward(m, x, cond, n, loss);
+    if (s == VAE_OK) return vae_optimizer_step(opt);
+    if (!opt->coll.allreduce) return s;
+    /* The other workers are waiting in the gradient all-reduce: join it with
+     * a NaN, which makes the mean non-finite on every worker, so that all
+     * of them fail this step instead of waiting forever. */
+    char why[512];
+    snprintf(why, sizeof why, "%s", vae_last_error());
+    m->grads[0] = NAN;
+    const vae_status ignored = vae_optimizer_step(opt);
+    (void)ignored;
+    return vaei_fail(s, "%s", why);
 }
 
-/* Rows of a dataset into ws.x0 [x | one-hot(label)], checked for the likelihood. */
-static vae_status stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx,
-                                size_t n)
+vae_status vaei_stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx, size_t n)
 {
     const size_t w = m->D + m->C;
     float *x0 = m->ws.x0;
@@ -135,7 +149,7 @@ static vae_status stage_dataset(vae_model *m, const vae_dataset *ds, const size_
     return ds->f32 ? vaei_check_inputs(m, x0, w, n) : VAE_OK;
 }
 
-static vae_status check_dataset(const vae_model *m, const vae_dataset *ds)
+vae_status vaei_check_dataset(const vae_model *m, const vae_dataset *ds)
 {
     VAEI_CHECK(ds->dim == m->D, VAE_ERR_MISMATCH,
                "the dataset has %zu values per sample but the model takes %zu", ds->dim, m->D);
@@ -167,6 +181,48 @@ static void scale_loss(vae_loss *l, double s)
     l->kl_weight *= s;
 }
 
+/* This worker's part of a step: the n rows idx of a global batch of g
+ * images. Leaves the loss in *l and the gradient in m->grads, weighted by
+ * n world / g so that the workers' mean is the mean over the g images (the
+ * weight is 1, and nothing is done, when the parts are equal). */
+static vae_status local_pass(vae_model *m, const vae_dataset *ds, const size_t *idx, size_t n,
+                             size_t g, size_t world, vae_loss *l)
+{
+    if (n == 0) { /* fewer images than workers in the last step */
+        memset(m->grads, 0, m->n_params * sizeof *m->grads);
+        return VAE_OK;
+    }
+    const size_t w = m->D + m->C;
+    VAEI_TRY(vaei_stage_dataset(m, ds, idx, n));
+    if (VAEI_CFG(m, S_BINARIZE) != 0) binarize(m, m->ws.x0, w, n);
+    vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
+    VAEI_TRY(batch_pass(m, m->ws.x0, w, n, 1, l));
+    VAEI_TRY(check_finite(m, l));
+    if (n * world != g) {
+        const float k = (float)((double)n * (double)world / (double)g);
+        for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= k;
+    }
+    return VAE_OK;
+}
+
+/* Workers that disagree on the data set, the batch or the epoch would
+ * shuffle differently or take different numbers of steps: each compares its
+ * own values with the mean over the workers. */
+static vae_status check_same_epoch(const vaei_collective *c, const vae_model *m,
+                                   const vae_dataset *ds, size_t batch)
+{
+    const double mine[3] = {(double)ds->n, (double)batch, (double)m->epochs};
+    double sum[3] = {mine[0], mine[1], mine[2]};
+    VAEI_TRY(vaei_allreduce(c, sum, 3, VAE_DTYPE_F64, "the epoch's shape"));
+    VAEI_CHECK(sum[0] == mine[0] * c->world && sum[1] == mine[1] * c->world &&
+                   sum[2] == mine[2] * c->world,
+               VAE_ERR_MISMATCH,
+               "worker %d of %d: the workers disagree on the data set size, the batch size or "
+               "the epoch (this one: %zu images, batch %zu, epoch %llu)",
+               c->rank, c->world, ds->n, batch, (unsigned long long)m->epochs);
+    return VAE_OK;
+}
+
 vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, size_t batch,
                            vae_progress_fn progress, void *user, vae_loss *mean)
 {
@@ -174,42 +230,88 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
     VAEI_CHECK(batch >= 1, VAE_ERR_INVALID_ARGUMENT, "batch size is 0");
     VAEI_CHECK(opt->model == m, VAE_ERR_INVALID_ARGUMENT,
                "the optimizer belongs to another model");
-    VAEI_TRY(check_dataset(m, ds));
-    if (batch > ds->n) batch = ds->n;
-    VAEI_TRY(vaei_model_reserve(m, batch));
+    VAEI_TRY(vaei_check_dataset(m, ds));
+    /* One worker is the case world = 1, rank = 0, with no communication. */
+    const vaei_collective *c = opt->coll.allreduce ? &opt->coll : NULL;
+    const size_t world = c ? (size_t)c->world : 1, rank = c ? (size_t)c->rank : 0;
+    VAEI_CHECK(batch <= SIZE_MAX / world, VAE_ERR_INVALID_ARGUMENT,
+               "batch %zu x %zu workers is too large", batch, world);
+    const size_t global = batch * world < ds->n ? batch * world : ds->n;
+    VAEI_TRY(vaei_model_reserve(m, (global + world - 1) / world));
     size_t *perm = malloc(ds->n * sizeof *perm);
     VAEI_CHECK(perm != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory to shuffle %zu samples", ds->n);
 
     /* The order depends only on the seed and the epoch number, so a resumed
-     * run sees the same batches as an uninterrupted one. */
+     * run sees the same batches as an uninterrupted one, and all workers
+     * see the same order. */
     vaei_rng order;
     vaei_rng_seed(&order, stream_seed(m, STREAM_SHUFFLE, m->epochs));
     vaei_rng_permutation(&order, perm, ds->n);
 
-    const size_t batches = (ds->n + batch - 1) / batch, w = m->D + m->C;
-    vae_loss sum = {0}, l;
-    size_t seen = 0;
+    const size_t batches = (ds->n + global - 1) / global;
+    vae_loss sum = {0}, l = {0};
+    double seen = 0;
+    int stop = 0; /* this worker's progress callback asked to stop */
     vae_status s = VAE_OK;
-    for (size_t b = 0; b < batches && s == VAE_OK; b++) {
-        const size_t first = b * batch, n = ds->n - first < batch ? ds->n - first : batch;
-        s = stage_dataset(m, ds, perm + first, n);
-        if (s != VAE_OK) break;
-        if (VAEI_CFG(m, S_BINARIZE) != 0) binarize(m, m->ws.x0, w, n);
-        vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
-        s = batch_pass(m, m->ws.x0, w, n, 1, &l);
-        if (s == VAE_OK) s = check_finite(m, &l);
+    if (c) {
+        s = check_same_epoch(c, m, ds, batch);
+        if (s == VAE_ERR_CALLBACK) {
+            free(perm);
+            return s;
+        }
+        vaei_collective_fork_noise(m, c->rank);
+    }
+    for (size_t b = 0; b < batches; b++) {
+        /* The global batch perm[first, first + g) in `world` parts: the
+         * first g % world workers take one image more. */
+        const size_t first = b * global, g = ds->n - first < global ? ds->n - first : global;
+        const size_t share = g / world, extra = g % world;
+        const size_t lo = first + rank * share + (rank < extra ? rank : extra);
+        const size_t n = share + (rank < extra);
+        if (s == VAE_OK && !stop) s = local_pass(m, ds, perm + lo, n, g, world, &l);
+        /* The step's sums: this worker's, then (reduced) all workers'. */
+        double a[VAEI_AGREE_SIZE] = {0};
+        vae_loss part = {0}; /* n images x their mean loss */
+        a[VAEI_AGREE_STOP] = stop;
+        if (s == VAE_OK && !stop && n > 0) {
+            accumulate(&part, &l, (double)n);
+            a[VAEI_AGREE_COUNT] = (double)n;
+        }
+        memcpy(a + VAEI_AGREE_LOSS, &part, sizeof part);
+        /* Every worker reaches this reduce, failed or not: it shares the
+         * failures, the stop requests and the losses. */
+        if (c) s = vaei_collective_agree(c, a, s, b, batches);
         if (s == VAE_OK) s = vae_optimizer_step(opt);
         if (s != VAE_OK) break;
-        accumulate(&sum, &l, (double)n);
-        seen += n;
-        if (progress && progress(user, b, batches, &l) != 0 && b + 1 < batches)
+        memcpy(&part, a + VAEI_AGREE_LOSS, sizeof part);
+        accumulate(&sum, &part, 1.0);
+        seen += a[VAEI_AGREE_COUNT];
+        if (c) { /* report the global batch's loss */
+            l = part;
+            scale_loss(&l, 1.0 / a[VAEI_AGREE_COUNT]);
+        }
+        stop = progress && progress(user, b, batches, &l) != 0 && b + 1 < batches;
+        if (stop && !c) {
             s = vaei_fail(VAE_ERR_CANCELLED, "training stopped by the progress callback after "
                           "batch %zu of %zu", b + 1, batches);
+            break;
+        }
     }
     free(perm);
-    if (seen && mean) {
-        scale_loss(&sum, 1.0 / (double)seen);
+    if (seen > 0 && mean) {
+        scale_loss(&sum, 1.0 / seen);
         *mean = sum;
+    }
+    /* The workers agreed on how the epoch ended: they share worker 0's noise
+     * state again, which is the state its checkpoint stores. */
+    if (c && (s == VAE_OK || s == VAE_ERR_CANCELLED)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vae_last_error());
+        vaei_rng shared = m->rng;
+        const vae_status sync = vaei_broadcast(c, shared.s, sizeof shared.s, "the noise state");
+        if (sync != VAE_OK) return sync;
+        m->rng = shared;
+        if (s != VAE_OK) return vaei_fail(s, "%s", why);
     }
     if (s == VAE_OK) m->epochs++;
     return s;
@@ -218,7 +320,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
 vae_status vae_model_evaluate(vae_model *m, vae_dataset *ds, vae_loss *mean)
 {
     VAEI_CHECK_ARG(m != NULL && ds != NULL && mean != NULL);
-    VAEI_TRY(check_dataset(m, ds));
+    VAEI_TRY(vaei_check_dataset(m, ds));
     const size_t chunk = ds->n < EVAL_CHUNK ? ds->n : EVAL_CHUNK, w = m->D + m->C;
     VAEI_TRY(vaei_model_reserve(m, chunk));
     size_t idx[EVAL_CHUNK];
@@ -229,7 +331,7 @@ vae_status vae_model_evaluate(vae_model *m, vae_dataset *ds, vae_loss *mean)
     for (size_t first = 0; first < ds->n; first += chunk) {
         const size_t n = ds->n - first < chunk ? ds->n - first : chunk;
         for (size_t i = 0; i < n; i++) idx[i] = first + i;
-        VAEI_TRY(stage_dataset(m, ds, idx, n));
+        VAEI_TRY(vaei_stage_dataset(m, ds, idx, n));
         if (use_mean)
             memset(m->ws.eps, 0, n * m->L * sizeof *m->ws.eps);
         else

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "model.h"
+#include "reference.h"
 #include "rng.h"
 
 enum { N = 5 }; /* batch */
@@ -29,69 +30,23 @@ typedef struct {
     double free_bits;
 } fixture;
 
-static double act(int a, double v, double slope)
-{
-    switch (a) {
-    case VAE_ACTIVATION_RELU: return v > 0 ? v : 0;
-    case VAE_ACTIVATION_TANH: return tanh(v);
-    case VAE_ACTIVATION_LEAKY_RELU: return v > 0 ? v : slope * v;
-    case VAE_ACTIVATION_ELU: return v > 0 ? v : exp(v) - 1;
-    default: return log1p(exp(v));
-    }
-}
-
-/* One linear layer in double: y = act(x W + b), W [in x out]. */
-static void linear(const double *p, const vaei_layer *ly, const double *x, double *y, int a,
-                   double slope, int last)
-{
-    for (size_t j = 0; j < ly->out; j++) {
-        double s = p[ly->b + j];
-        for (size_t i = 0; i < ly->in; i++) s += x[i] * p[ly->w + i * ly->out + j];
-        y[j] = last ? s : act(a, s, slope);
-    }
-}
-
 /* The objective per image, computed from scratch; kl_dim gets the batch
  * mean KL of each latent dimension. */
 static double objective(const fixture *f, double *kl_dim)
 {
     const vae_model *m = f->m;
     const size_t D = m->D, L = m->L, C = m->C;
-    const int a = (int)m->cfg.v[S_ACTIVATION], lik = (int)m->cfg.v[S_LIKELIHOOD];
-    const double slope = m->cfg.v[S_LEAKY_SLOPE], beta = m->cfg.v[S_BETA];
-    double buf[2][256], recon = 0, kl[8] = {0};
+    const double beta = m->cfg.v[S_BETA];
+    double recon = 0, kl[8] = {0};
     for (size_t n = 0; n < N; n++) {
-        double *in = buf[0], *out = buf[1];
-        for (size_t j = 0; j < D; j++) in[j] = f->x[n * D + j];
-        for (size_t k = 0; k < C; k++) in[D + k] = f->cond[n * C + k];
-        for (size_t l = 0; l < m->n_enc; l++) {
-            linear(f->p, &m->enc[l], in, out, a, slope, l + 1 == m->n_enc);
-            double *t = in; in = out; out = t;
-        }
-        double z[16];
+        double mu[8], lv[8], z[8], out[REF_MAX_WIDTH];
+        ref_encode(m, f->p, f->x + n * D, f->cond + n * C, mu, lv);
         for (size_t k = 0; k < L; k++) {
-            const double mu = in[k], lv = in[L + k];
-            kl[k] += 0.5 * (mu * mu + exp(lv) - lv - 1);
-            z[k] = mu + exp(0.5 * lv) * f->eps[n * L + k];
+            kl[k] += 0.5 * (mu[k] * mu[k] + exp(lv[k]) - lv[k] - 1);
+            z[k] = mu[k] + exp(0.5 * lv[k]) * f->eps[n * L + k];
         }
-        for (size_t k = 0; k < L; k++) in[k] = z[k];
-        for (size_t k = 0; k < C; k++) in[L + k] = f->cond[n * C + k];
-        for (size_t l = 0; l < m->n_dec; l++) {
-            linear(f->p, &m->dec[l], in, out, a, slope, l + 1 == m->n_dec);
-            double *t = in; in = out; out = t;
-        }
-        for (size_t j = 0; j < D; j++) {
-            const double x = f->x[n * D + j], o = in[j];
-            if (lik == VAE_LIKELIHOOD_BERNOULLI) {
-                /* -[x log s + (1-x) log(1-s)], s = sigmoid(o) */
-                const double s = 1 / (1 + exp(-o));
-                recon -= x * log(s) + (1 - x) * log1p(-s);
-            } else {
-                const double v = lik == VAE_LIKELIHOOD_GAUSSIAN_LEARNED ? f->p[m->px_logvar + j]
-                                                                        : m->cfg.v[S_GAUSSIAN_LOGVAR];
-                recon += 0.5 * (log(2 * 3.14159265358979323846) + v + (x - o) * (x - o) / exp(v));
-            }
-        }
+        ref_decode(m, f->p, z, f->cond + n * C, out);
+        recon -= ref_log_px(m, f->p, f->x + n * D, out);
     }
     double penalty = 0;
     for (size_t k = 0; k < L; k++) {

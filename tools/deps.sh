@@ -4,6 +4,12 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ python3
   zlib1g-dev libpng-dev libcmocka-dev libopenblas-dev libblis-dev"
+# The Python bindings: their tests (meson suite python) and the lesson's figures.
+packages="$packages python3-numpy python3-pytest python3-matplotlib"
+# ABI, API reference, man page and packaging checks (docs/abi.md, docs/packaging.md)
+packages="$packages abigail-tools binutils doxygen groff-base git iproute2"
+# Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
+packages="$packages libopenmpi-dev openmpi-bin"
 # The NEON kernels: an aarch64 cross compiler and qemu-user to run its tests.
 packages="$packages gcc-aarch64-linux-gnu qemu-user"
 missing=""

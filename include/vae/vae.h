@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libvae: train and run Variational Autoencoders from C.
  *
  * Conventions used throughout this header
@@ -31,6 +32,11 @@
 extern "C" {
 #endif
 
+/**
+ * Marks a public declaration. While the library itself is compiled it gives
+ * the symbol default visibility (everything else is hidden); for users it is
+ * empty. The exported set is pinned by lib/libvae.map (docs/abi.md).
+ */
 #if defined(VAE_BUILDING_LIBRARY) && defined(__GNUC__)
 #define VAE_API __attribute__((visibility("default")))
 #else
@@ -38,7 +44,9 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
+/** A status that must not be ignored: the compiler warns when it is. */
 #define VAE_NODISCARD __attribute__((warn_unused_result))
+/** A declaration kept for compatibility; msg names its replacement. */
 #define VAE_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
 #define VAE_NODISCARD
@@ -90,10 +98,10 @@ VAE_API const char *vae_version_string(void);
 
 /** Severity of a log message. */
 typedef enum vae_log_level {
-    VAE_LOG_ERROR = 0,
-    VAE_LOG_WARN = 1,
-    VAE_LOG_INFO = 2,
-    VAE_LOG_DEBUG = 3
+    VAE_LOG_ERROR = 0, /**< a call failed; the message says why */
+    VAE_LOG_WARN = 1,  /**< something was ignored or replaced, e.g. an unknown VAE_BACKEND */
+    VAE_LOG_INFO = 2,  /**< a choice made, e.g. the backend in use */
+    VAE_LOG_DEBUG = 3  /**< details for bug reports */
 } vae_log_level;
 
 /** Receives the library's diagnostics; msg is one line without a newline. */
@@ -132,9 +140,17 @@ typedef enum vae_activation {
 
 /** How the KL weight evolves with the step count. Pinned values. */
 typedef enum vae_kl_schedule {
-    VAE_KL_CONSTANT = 0, /**< weight = beta */
-    VAE_KL_LINEAR = 1,   /**< beta * min(1, step / warmup_steps) */
-    VAE_KL_CYCLICAL = 2  /**< linear ramp over the first half of each cycle, then beta */
+    /** weight = beta */
+    VAE_KL_CONSTANT = 0,
+    /** Linear warm-up: beta * min(1, s / warmup_steps), where s is the number
+     *  of steps taken before this one (so the first step has weight 0);
+     *  beta when warmup_steps is 0. */
+    VAE_KL_LINEAR = 1,
+    /** Cyclical annealing (Fu et al. 2019): beta * min(1, (s mod cycle_steps) / ramp)
+     *  with ramp = min(warmup_steps, cycle_steps), or cycle_steps / 2 when
+     *  warmup_steps is 0 (the paper's R = 0.5); each cycle starts again at 0.
+     *  beta when cycle_steps is 0. */
+    VAE_KL_CYCLICAL = 2
 } vae_kl_schedule;
 
 /**
@@ -155,7 +171,7 @@ typedef enum vae_param {
     /* objective */
     VAE_PARAM_BETA = 20,           /**< weight of the KL term (beta-VAE); default 1 */
     VAE_PARAM_KL_SCHEDULE = 21,    /**< a vae_kl_schedule; default CONSTANT */
-    VAE_PARAM_KL_WARMUP_STEPS = 22,/**< ramp length in steps (LINEAR, CYCLICAL); default 0 */
+    VAE_PARAM_KL_WARMUP_STEPS = 22,/**< ramp length in steps: LINEAR's whole warm-up; CYCLICAL's ramp at the start of each cycle, 0 meaning half the cycle; default 0 */
     VAE_PARAM_KL_CYCLE_STEPS = 23, /**< cycle length in steps (CYCLICAL); default 0 */
     VAE_PARAM_FREE_BITS = 24,      /**< floor on the batch-mean KL per latent dimension, nats; default 0 */
     VAE_PARAM_BINARIZE = 25,       /**< 1: sample x ~ Bernoulli(x) per batch in training; default 0 */
@@ -167,8 +183,8 @@ typedef enum vae_param {
 
 /** Which half of the network a hidden-layer list describes. */
 typedef enum vae_side {
-    VAE_ENCODER = 1,
-    VAE_DECODER = 2,
+    VAE_ENCODER = 1, /**< from the input to the latent */
+    VAE_DECODER = 2, /**< from the latent to the output */
     VAE_BOTH = 3 /**< setter only: both sides get the same list */
 } vae_side;
 
@@ -218,8 +234,11 @@ VAE_API VAE_NODISCARD vae_status vae_param_bounds(vae_param p, double *lo, doubl
 /* Model                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/** Opaque model: architecture, parameters, gradients and training state. */
 typedef struct vae_model vae_model;
+/** Opaque optimizer state (Adam moments or SGD momentum) of one model. */
 typedef struct vae_optimizer vae_optimizer;
+/** Opaque dataset: samples (bytes or floats) and optional labels. */
 typedef struct vae_dataset vae_dataset;
 
 /**
@@ -346,6 +365,8 @@ typedef int (*vae_progress_fn)(void *user, size_t batch, size_t batches, const v
  * @param[in]  progress may be NULL.
  * @param[out] mean     mean loss over the images seen (also when cancelled);
  *                      may be NULL.
+ * With a collective set (vae_optimizer_set_collective()), batch is per
+ * worker and the workers share each epoch's order, losses and stop requests.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt,
@@ -404,6 +425,108 @@ VAE_API VAE_NODISCARD vae_status vae_model_reconstruct(vae_model *m, const float
                                                        float *out);
 
 /* ------------------------------------------------------------------------ */
+/* Evaluation and exploration of a trained model                            */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Importance-weighted estimate of log p(x) (the IWAE bound of Burda et al.
+ * 2015) for every image of ds:
+ *     L_k(x) = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x),
+ * evaluated as a log-sum-exp in double precision. L_k is a lower bound on
+ * log p(x) in expectation, never below the ELBO in expectation, and rises
+ * towards log p(x) as k grows. Conditional models use the dataset's labels
+ * as one-hot conditioning (as vae_train_epoch()), giving log p(x|c).
+ *
+ * The draws for image i come from a stream seeded by (seed, i) alone, so a
+ * result does not depend on chunking, the thread count or the other images.
+ * The model's parameters and training noise are untouched; its workspace
+ * grows to hold a block of 512 samples (about 8 MiB for the lesson's model)
+ * and keeps that size. The cost is k decoder passes per image.
+ *
+ * Signs: these are log-likelihoods in nats per image (higher is better);
+ * -mean is comparable with vae_loss.total, the negative ELBO.
+ *
+ * @param[in]  k     importance samples per image, >= 1. k = 1 gives a
+ *                   one-sample Monte Carlo estimate of the ELBO.
+ * @param[in]  seed  seeds the draws.
+ * @param[out] mean  mean of L_k over the images; may be NULL.
+ * @param[out] bound [vae_dataset_count(ds)] L_k of each image in storage
+ *                   order; may be NULL.
+ * @param[out] elbo  [vae_dataset_count(ds)] the mean of the same k log
+ *                   weights: a Monte Carlo ELBO estimate from the same
+ *                   draws, so bound[i] >= elbo[i] always (Jensen), with
+ *                   equality when k = 1; may be NULL.
+ * @return VAE_ERR_MISMATCH when ds does not fit the model, VAE_ERR_NUMERIC
+ *         when a log weight is not finite (nothing is written then).
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_iwae(vae_model *m, vae_dataset *ds, size_t k,
+                                                uint64_t seed, double *mean, double *bound,
+                                                double *elbo);
+
+/**
+ * Active latent units (Burda et al. 2015): dimension j is active when
+ * Var_x(E_q[z_j | x]) > threshold over the images of ds. Unused
+ * dimensions have posteriors that ignore x (posterior collapse), so their
+ * mean does not vary.
+ * @param[in]  threshold  in latent units squared; Burda et al. use 0.01.
+ * @param[out] active     number of active dimensions; may be NULL.
+ * @param[out] variances  [latent_dim] the variance of each dimension's
+ *                        posterior mean over ds (divided by the count);
+ *                        may be NULL.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_active_units(vae_model *m, vae_dataset *ds,
+                                                        double threshold, size_t *active,
+                                                        double *variances);
+
+/** Path between two latent points. Pinned values. */
+typedef enum vae_interpolation {
+    /** z(t) = (1 - t) z0 + t z1: a straight line, which passes through the
+     *  low-density middle of a Gaussian prior when z0 and z1 are far apart. */
+    VAE_INTERP_LINEAR = 0,
+    /** Spherical (slerp, Shoemake 1985; White 2016): with theta the angle
+     *  between z0 and z1, z(t) = sin((1-t) theta)/sin theta z0 +
+     *  sin(t theta)/sin theta z1. Keeps the norm when |z0| = |z1|. Falls
+     *  back to LINEAR when sin theta < 1e-6 (parallel, antiparallel or zero
+     *  vectors). */
+    VAE_INTERP_SLERP = 1
+} vae_interpolation;
+
+/**
+ * Decode `steps` evenly spaced points t = i / (steps - 1) of the path from
+ * z0 (t = 0) to z1 (t = 1); the ends are z0 and z1 exactly.
+ * @param[in]  z0, z1 [latent_dim] each.
+ * @param[in]  cond   [cond_dim] conditioning shared by every point, or NULL
+ *                    when cond_dim is 0.
+ * @param[in]  steps  >= 2.
+ * @param[out] out    [steps x input_dim] decoded images, as vae_model_decode().
+ * @param[out] z      [steps x latent_dim] the points; may be NULL.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_interpolate(vae_model *m, const float *z0,
+                                                       const float *z1, const float *cond,
+                                                       vae_interpolation kind, size_t steps,
+                                                       float *out, float *z);
+
+/**
+ * Latent traversal: decode `steps` copies of z whose dimension `dim` is
+ * replaced by lo + (hi - lo) i / (steps - 1), the others held fixed.
+ * @param[in]  z      [latent_dim] the base point.
+ * @param[in]  cond   [cond_dim] or NULL when cond_dim is 0.
+ * @param[in]  dim    the dimension swept, < latent_dim.
+ * @param[in]  lo, hi range of the swept value, finite (lo > hi sweeps down).
+ * @param[in]  steps  >= 2.
+ * @param[out] out    [steps x input_dim] decoded images.
+ * @param[out] zs     [steps x latent_dim] the points; may be NULL.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_model_traverse(vae_model *m, const float *z,
+                                                    const float *cond, size_t dim, double lo,
+                                                    double hi, size_t steps, float *out,
+                                                    float *zs);
+
+/* ------------------------------------------------------------------------ */
 /* Optimizer                                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -448,9 +571,118 @@ VAE_API vae_optim_kind vae_optimizer_kind(const vae_optimizer *opt);
 
 /**
  * Apply the model's current gradient (vae_model_grads()) and advance the
- * model's step count. @since 1.0
+ * model's step count. With a collective set, the gradient is first averaged
+ * across workers (vae_optimizer_set_collective()). @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_optimizer_step(vae_optimizer *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Data-parallel training                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Several workers (processes, machines) train one model together: each
+ * computes the gradient of its own share of a step's images, the gradients
+ * are summed across workers, and every worker applies the same update to its
+ * own identical copy of the model. libvae does no networking itself: the host
+ * passes the two collectives it needs as callbacks (MPI_Allreduce and
+ * MPI_Bcast, NCCL, gloo, a thread barrier...), as LightGBM's
+ * LGBM_NetworkInitWithFunctions does. examples/vae-train-mpi.c wires MPI in;
+ * docs/scaling.md gives the protocol and its costs.
+ */
+
+/** Element type of a buffer given to vae_allreduce_fn. Pinned values. */
+typedef enum vae_dtype {
+    VAE_DTYPE_F32 = 0, /**< float: the gradients */
+    VAE_DTYPE_F64 = 1  /**< double: loss sums, sample counts and votes */
+} vae_dtype;
+
+/**
+ * A host-provided all-reduce: replace buf, on every worker, by the
+ * element-wise sum over all workers of their buf (MPI_Allreduce with
+ * MPI_IN_PLACE and MPI_SUM). Every worker calls it in the same order with
+ * the same count and type. Every worker must receive the same bits (MPI's
+ * reductions do), as the workers' copies of the model stay identical only
+ * then. count may exceed INT_MAX; the callback splits it if it must.
+ * @param[in]     user  the pointer given to vae_optimizer_set_collective().
+ * @param[in,out] buf   count elements of type; in: this worker's values,
+ *                      out: the sums.
+ * @return 0 on success; anything else (a timeout, a dead peer) is a failure,
+ *         and the libvae call that made it returns VAE_ERR_CALLBACK.
+ */
+typedef int (*vae_allreduce_fn)(void *user, void *buf, size_t count, vae_dtype type);
+
+/**
+ * A host-provided broadcast: copy bytes bytes of buf from worker root to
+ * every other worker's buf (MPI_Bcast of MPI_BYTE). Called by every worker
+ * in the same order with the same bytes and root.
+ * @return 0 on success, anything else for a failure (VAE_ERR_CALLBACK).
+ */
+typedef int (*vae_broadcast_fn)(void *user, void *buf, size_t bytes, int root);
+
+/**
+ * Make opt one of world_size workers that train one model together. This is
+ * itself a collective call: every worker calls it, each with its own rank,
+ * and on return each holds worker 0's parameters, optimizer state and
+ * hyper-parameters, step and epoch counts and training noise state (so
+ * resuming any worker's checkpoint on any number of workers is consistent).
+ *
+ * While a collective is set:
+ *  - vae_optimizer_step() sums the model's gradient buffer across workers in
+ *    one all-reduce of vae_model_param_count() floats, divides it by
+ *    world_size, and refuses a non-finite result (VAE_ERR_NUMERIC) before
+ *    the update. The result is the gradient of the union of the workers'
+ *    batches when they are the same size.
+ *  - vae_model_train_step() is the same; a worker whose own pass fails still
+ *    takes part (with a poisoned gradient), so all fail together and none
+ *    waits forever.
+ *  - vae_train_epoch() takes `batch` as the images per worker per step: a
+ *    step uses world_size x batch images, the global batch. Every worker
+ *    shuffles with the same seed, and worker r takes the r-th of world_size
+ *    nearly equal contiguous parts of each global batch. The last global
+ *    batch may be short: it is split the same way (parts differ by at most
+ *    one image, and some may be empty), each gradient is weighted by its
+ *    share of the images, so every worker takes ceil(n / (world_size x batch))
+ *    steps and the update is the mean over the images of the step. Worker r
+ *    draws its training noise from its own stream, forked from the shared
+ *    noise state by r at the start of each epoch (worker 0 uses the shared
+ *    state itself, so one worker reproduces single-worker training bit for
+ *    bit). After each step the workers also all-reduce a few doubles: the
+ *    step's loss sums and image counts (so the progress callback and `mean`
+ *    report the global batch and epoch, the same on every worker), failure
+ *    votes (a worker that fails makes every worker return an error, not
+ *    hang) and stop votes (a worker's progress callback asking to stop
+ *    stops every worker after the same step; agreed one step later, that
+ *    step's work is discarded). At the end of an epoch worker 0's noise
+ *    state is broadcast.
+ *  - vae_model_evaluate() and checkpoints do not communicate.
+ *
+ * A callback that fails makes the call return VAE_ERR_CALLBACK with the
+ * parameters and optimizer state as they were (the gradient buffer is then
+ * undefined); the workers may then disagree, so restart them from a
+ * checkpoint. Free bits (VAE_PARAM_FREE_BITS) floor each worker's batch mean
+ * KL, not the global batch's.
+ *
+ * @param[in] opt        the optimizer; its model must hold the same
+ *                       architecture on every worker (VAE_ERR_MISMATCH).
+ * @param[in] allreduce  the sum; NULL detaches opt (single worker again,
+ *                       no communication; the other arguments are ignored).
+ * @param[in] broadcast  required when allreduce is set.
+ * @param[in] user       passed back to both callbacks unchanged; must stay
+ *                       valid while the collective is set.
+ * @param[in] rank       this worker, in [0, world_size).
+ * @param[in] world_size workers, >= 1.
+ * @return VAE_ERR_INVALID_ARGUMENT, VAE_ERR_CALLBACK, VAE_ERR_MISMATCH (the
+ *         workers' models or optimizers differ in shape or kind: every
+ *         worker gets it), VAE_ERR_OUT_OF_MEMORY (some worker had no memory
+ *         for the transfer). On failure nothing of opt or its model changed.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_optimizer_set_collective(vae_optimizer *opt,
+                                                              vae_allreduce_fn allreduce,
+                                                              vae_broadcast_fn broadcast,
+                                                              void *user, int rank,
+                                                              int world_size);
 
 /* ------------------------------------------------------------------------ */
 /* Dataset                                                                  */
@@ -544,6 +776,21 @@ VAE_API VAE_NODISCARD vae_status vae_dataset_batch(const vae_dataset *ds, size_t
                                                    size_t batch, float *x, int32_t *labels,
                                                    size_t *n);
 
+/**
+ * Split ds at random into two new datasets, e.g. training and validation.
+ * `count` samples drawn without replacement by a permutation seeded by
+ * seed go into *picked, the others into *rest; each keeps the storage order
+ * of ds, its labels and its sample type (bytes stay bytes). Both are copies
+ * that own their memory; ds is unchanged and may be freed after.
+ * @param[in]  count  1 to vae_dataset_count(ds) - 1.
+ * @param[out] rest   vae_dataset_count(ds) - count samples; free with vae_dataset_free().
+ * @param[out] picked count samples; free with vae_dataset_free().
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_dataset_split(const vae_dataset *ds, size_t count,
+                                                   uint64_t seed, vae_dataset **rest,
+                                                   vae_dataset **picked);
+
 /* ------------------------------------------------------------------------ */
 /* Checkpoints                                                              */
 /* ------------------------------------------------------------------------ */
@@ -577,7 +824,10 @@ VAE_API VAE_NODISCARD vae_status vae_checkpoint_load(const char *path, vae_model
 /* ------------------------------------------------------------------------ */
 
 /** Transposition flag of vae_sgemm_fn. */
-typedef enum vae_transpose { VAE_NO_TRANS = 0, VAE_TRANS = 1 } vae_transpose;
+typedef enum vae_transpose {
+    VAE_NO_TRANS = 0, /**< op(X) = X */
+    VAE_TRANS = 1     /**< op(X) = X^T */
+} vae_transpose;
 
 /**
  * A host-provided single-precision GEMM, row-major:

@@ -1,0 +1,287 @@
+"""The C API as ctypes sees it: types, one table of signatures, the loader.
+
+Everything that touches ``ctypes.CDLL`` lives here. The rest of the package
+calls ``lib().vae_...`` and never declares a signature of its own, so adding a
+C function to the bindings is one line in :data:`SIGNATURES`.
+tests/test_signatures.py parses include/vae/vae.h and fails when a
+``VAE_API`` declaration has no entry here, or an entry disagrees with it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_double,
+    c_float,
+    c_int,
+    c_int32,
+    c_size_t,
+    c_uint,
+    c_uint8,
+    c_uint64,
+    c_void_p,
+)
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+#: Major version of the C library these bindings speak to. A library of
+#: another major version has another ABI and is refused.
+EXPECTED_MAJOR = 1
+
+#: Environment variable naming the shared library to load (a path).
+LIBRARY_ENV = "LIBVAE_LIBRARY"
+
+
+# ---- types ------------------------------------------------------------------
+
+
+class vae_loss(Structure):
+    """``struct vae_loss``: frozen layout, five doubles (nats per image)."""
+
+    _fields_ = [
+        ("total", c_double),
+        ("recon", c_double),
+        ("kl", c_double),
+        ("objective", c_double),
+        ("kl_weight", c_double),
+    ]
+
+
+# Opaque handles get distinct pointer types, so that ctypes itself refuses a
+# dataset where a model is expected.
+class vae_config(Structure):
+    """Opaque ``vae_config``."""
+
+
+class vae_model(Structure):
+    """Opaque ``vae_model``."""
+
+
+class vae_optimizer(Structure):
+    """Opaque ``vae_optimizer``."""
+
+
+class vae_dataset(Structure):
+    """Opaque ``vae_dataset``."""
+
+
+config_p = POINTER(vae_config)
+model_p = POINTER(vae_model)
+optimizer_p = POINTER(vae_optimizer)
+dataset_p = POINTER(vae_dataset)
+float_p = POINTER(c_float)
+double_p = POINTER(c_double)
+size_p = POINTER(c_size_t)
+int32_p = POINTER(c_int32)
+uint8_p = POINTER(c_uint8)
+loss_p = POINTER(vae_loss)
+
+# Enums are passed as C int (every vae_* enum here fits one).
+c_enum = c_int
+
+#: typedef void (*vae_log_fn)(void *user, vae_log_level level, const char *msg);
+log_fn = CFUNCTYPE(None, c_void_p, c_enum, c_char_p)
+#: typedef int (*vae_progress_fn)(void *user, size_t batch, size_t batches, const vae_loss *loss);
+progress_fn = CFUNCTYPE(c_int, c_void_p, c_size_t, c_size_t, loss_p)
+#: typedef int (*vae_sgemm_fn)(void *user, vae_transpose ta, vae_transpose tb, size_t m,
+#:     size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b,
+#:     size_t ldb, float beta, float *c, size_t ldc);
+sgemm_fn = CFUNCTYPE(
+    c_int, c_void_p, c_enum, c_enum, c_size_t, c_size_t, c_size_t, c_float,
+    float_p, c_size_t, float_p, c_size_t, c_float, float_p, c_size_t,
+)
+
+# ---- the signature table ----------------------------------------------------
+
+#: name -> (restype, argtypes), in the order of include/vae/vae.h.
+SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
+    # status, errors, version, logging
+    "vae_status_string": (c_char_p, [c_enum]),
+    "vae_last_error": (c_char_p, []),
+    "vae_version_number": (c_uint, []),
+    "vae_version_string": (c_char_p, []),
+    "vae_log_set": (None, [log_fn, c_void_p]),
+    # configuration
+    "vae_config_create": (c_enum, [POINTER(config_p)]),
+    "vae_config_free": (None, [config_p]),
+    "vae_config_set": (c_enum, [config_p, c_enum, c_double]),
+    "vae_config_get": (c_enum, [config_p, c_enum, double_p]),
+    "vae_config_set_hidden": (c_enum, [config_p, c_enum, size_p, c_size_t]),
+    "vae_param_bounds": (c_enum, [c_enum, double_p, double_p]),
+    # model
+    "vae_model_create": (c_enum, [POINTER(model_p), config_p]),
+    "vae_model_free": (None, [model_p]),
+    "vae_model_set": (c_enum, [model_p, c_enum, c_double]),
+    "vae_model_get": (c_enum, [model_p, c_enum, double_p]),
+    "vae_model_hidden": (c_enum, [model_p, c_enum, size_p, c_size_t, size_p]),
+    "vae_model_param_count": (c_size_t, [model_p]),
+    "vae_model_params": (float_p, [model_p]),
+    "vae_model_grads": (float_p, [model_p]),
+    "vae_model_tensor_count": (c_size_t, [model_p]),
+    "vae_model_tensor_info": (
+        c_enum, [model_p, c_size_t, POINTER(c_char_p), size_p, size_p, size_p]),
+    "vae_model_steps": (c_uint64, [model_p]),
+    "vae_model_epochs": (c_uint64, [model_p]),
+    "vae_model_backward": (c_enum, [model_p, float_p, float_p, c_size_t, loss_p]),
+    "vae_model_train_step": (
+        c_enum, [model_p, optimizer_p, float_p, float_p, c_size_t, loss_p]),
+    "vae_train_epoch": (
+        c_enum, [model_p, optimizer_p, dataset_p, c_size_t, progress_fn, c_void_p, loss_p]),
+    "vae_model_evaluate": (c_enum, [model_p, dataset_p, loss_p]),
+    "vae_model_encode": (c_enum, [model_p, float_p, float_p, c_size_t, float_p, float_p]),
+    "vae_model_decode": (c_enum, [model_p, float_p, float_p, c_size_t, float_p]),
+    "vae_model_sample": (c_enum, [model_p, float_p, c_size_t, c_uint64, float_p, float_p]),
+    "vae_model_reconstruct": (c_enum, [model_p, float_p, float_p, c_size_t, float_p]),
+    # optimizer
+    "vae_optimizer_create": (c_enum, [POINTER(optimizer_p), model_p, c_enum]),
+    "vae_optimizer_free": (None, [optimizer_p]),
+    "vae_optimizer_set": (c_enum, [optimizer_p, c_enum, c_double]),
+    "vae_optimizer_get": (c_enum, [optimizer_p, c_enum, double_p]),
+    "vae_optimizer_kind": (c_enum, [optimizer_p]),
+    "vae_optimizer_step": (c_enum, [optimizer_p]),
+    # dataset
+    "vae_dataset_load_idx": (c_enum, [POINTER(dataset_p), c_char_p, c_char_p, c_uint64]),
+    "vae_dataset_from_u8": (
+        c_enum, [POINTER(dataset_p), uint8_p, c_size_t, c_size_t, int32_p, c_uint]),
+    "vae_dataset_from_f32": (
+        c_enum, [POINTER(dataset_p), float_p, c_size_t, c_size_t, int32_p, c_uint]),
+    "vae_dataset_free": (None, [dataset_p]),
+    "vae_dataset_count": (c_size_t, [dataset_p]),
+    "vae_dataset_dim": (c_size_t, [dataset_p]),
+    "vae_dataset_num_classes": (c_size_t, [dataset_p]),
+    "vae_dataset_labels": (int32_p, [dataset_p]),
+    "vae_dataset_get": (c_enum, [dataset_p, c_size_t, c_size_t, float_p, int32_p]),
+    "vae_dataset_shuffle": (c_enum, [dataset_p, c_uint64]),
+    "vae_dataset_batch": (
+        c_enum, [dataset_p, c_size_t, c_size_t, float_p, int32_p, size_p]),
+    # checkpoints
+    "vae_checkpoint_save": (c_enum, [c_char_p, model_p, optimizer_p]),
+    "vae_checkpoint_load": (c_enum, [c_char_p, POINTER(model_p), POINTER(optimizer_p)]),
+    # backends and threads
+    "vae_backend_count": (c_size_t, []),
+    "vae_backend_name": (c_char_p, [c_size_t]),
+    "vae_backend_active": (c_char_p, []),
+    "vae_backend_select": (c_enum, [c_char_p]),
+    "vae_set_sgemm": (None, [sgemm_fn, c_void_p]),
+    "vae_set_threads": (c_enum, [c_int]),
+    "vae_get_threads": (c_int, []),
+}
+
+
+# ---- loading ----------------------------------------------------------------
+
+
+class LibraryError(ImportError):
+    """The shared library could not be found, loaded, or is of another major version."""
+
+
+def find_library() -> str:
+    """Where the library is: ``$LIBVAE_LIBRARY`` first, then the system's search.
+
+    :raises LibraryError: when neither names a library.
+    """
+    path = os.environ.get(LIBRARY_ENV)
+    if path:
+        if not os.path.exists(path):
+            raise LibraryError(f"{LIBRARY_ENV}={path}: no such file")
+        return path
+    name = ctypes.util.find_library("vae")
+    if not name:
+        raise LibraryError(
+            "libvae not found: install it (libvae.so.1) or set "
+            f"{LIBRARY_ENV} to the path of libvae.so.{EXPECTED_MAJOR}")
+    return name
+
+
+class _Missing:
+    """Stands in for a function the loaded library lacks (an older minor version)."""
+
+    def __init__(self, name: str, version: str) -> None:
+        self.__name__ = name
+        self._version = version
+
+    def __call__(self, *args: Any) -> Any:
+        from .errors import Status, VaeError  # late: errors imports this module
+
+        raise VaeError(Status.UNSUPPORTED,
+                       f"{self.__name__} is not in the loaded libvae {self._version}")
+
+
+def load_library(path: str) -> ctypes.CDLL:
+    """Load the library at ``path``, check its major version, bind :data:`SIGNATURES`.
+
+    :raises LibraryError: the file does not load, is not libvae, or has a
+        major version other than :data:`EXPECTED_MAJOR`.
+    """
+    try:
+        cdll = ctypes.CDLL(path)
+    except OSError as e:
+        raise LibraryError(f"{path}: cannot load: {e}") from e
+    try:
+        number = cdll.vae_version_number
+        version_string = cdll.vae_version_string
+    except AttributeError:
+        raise LibraryError(f"{path}: not libvae (no vae_version_number)") from None
+    number.restype, number.argtypes = c_uint, []
+    version_string.restype, version_string.argtypes = c_char_p, []
+    major = number() // 10000
+    version = version_string().decode()
+    if major != EXPECTED_MAJOR:
+        raise LibraryError(
+            f"{path}: libvae {version} has major version {major}, but these bindings "
+            f"need major version {EXPECTED_MAJOR} (libvae.so.{EXPECTED_MAJOR}); set "
+            f"{LIBRARY_ENV} to a libvae.so.{EXPECTED_MAJOR}")
+    for name, (restype, argtypes) in SIGNATURES.items():
+        try:
+            f = getattr(cdll, name)
+        except AttributeError:
+            setattr(cdll, name, _Missing(name, version))
+            continue
+        f.restype = restype
+        f.argtypes = argtypes
+    return cdll
+
+
+_lib: Optional[ctypes.CDLL] = None
+_lib_lock = threading.Lock()
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded library (found and checked on first use)."""
+    global _lib
+    if _lib is None:
+        with _lib_lock:
+            if _lib is None:
+                _lib = load_library(find_library())
+    return _lib
+
+
+# ---- array helpers ----------------------------------------------------------
+
+
+def as_float_p(array: Any) -> Any:
+    """``float *`` to the data of a C-contiguous float32 array, or NULL for None."""
+    if array is None:
+        return None
+    return array.ctypes.data_as(float_p)
+
+
+def as_int32_p(array: Any) -> Any:
+    """``int32_t *`` to the data of a C-contiguous int32 array, or NULL for None."""
+    if array is None:
+        return None
+    return array.ctypes.data_as(int32_p)
+
+
+def size_array(values: Sequence[int]) -> Any:
+    """A C ``size_t[]`` holding ``values``."""
+    return (c_size_t * len(values))(*values)
+
+
+Callback = Callable[..., Any]
