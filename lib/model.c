@@ -354,7 +354,8 @@ vae_status vaei_encoder_forward(vae_model *m, const float *x, size_t ldx, size_t
 {
     VAEI_TRY(side_forward(m, m->enc, m->n_enc, m->ws.enc, x, ldx, n));
     /* Clamp the log-variance so exp() stays finite; documented range. */
-    const float lo = (float)VAEI_CFG(m, S_LOGVAR_MIN), hi = (float)VAEI_CFG(m, S_LOGVAR_MAX);
+    float lo, hi;
+    vaei_logvar_bounds(&m->cfg, &lo, &hi);
     float *S = m->ws.enc[m->n_enc - 1];
     for (size_t i = 0; i < n; i++) {
         float *lv = S + i * 2 * m->L + m->L;
@@ -484,7 +485,8 @@ vae_status vaei_model_loss(vae_model *m, const float *x, size_t ldx, size_t n, i
      * dmu += dz, dlv += dz * eps * exp(lv/2) / 2 (0 where lv was clamped). */
     float *dS = spare;
     vaei_kl_grad(n, L, S, ws->kl_dim, w, free_bits, dS, scale);
-    const float lo = (float)VAEI_CFG(m, S_LOGVAR_MIN), hi = (float)VAEI_CFG(m, S_LOGVAR_MAX);
+    float lo, hi;
+    vaei_logvar_bounds(&m->cfg, &lo, &hi);
     for (size_t i = 0; i < n; i++) {
         const float *dz = g + i * L, *eps = ws->eps + i * L, *lv = S + i * 2 * L + L;
         float *dmu = dS + i * 2 * L, *dlv = dmu + L;
