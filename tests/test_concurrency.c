@@ -20,15 +20,23 @@
 #include "common.h"
 #include "error.h"
 
-enum { MODELS = 2, SAMPLES = 512, HIDDEN = 32, EPOCHS = 2, BATCH = 64 };
+enum { MODELS = 2, HIDDEN = 32, EPOCHS = 2, BATCH = 64 };
 
+/* VAE_TEST_QUICK=1 (the valgrind run, which runs threads one at a time)
+ * shrinks the work; the checks stay the same. */
+static size_t samples = 512;
+static int log_rounds = 20000;
 static vae_dataset *data;
 
 static int setup(void **state)
 {
     (void)state;
+    if (getenv("VAE_TEST_QUICK")) {
+        samples = 128;
+        log_rounds = 1000;
+    }
     vae_dataset *full = load_mnist("train");
-    data = head_of(full, SAMPLES);
+    data = head_of(full, samples);
     vae_dataset_free(full);
     return 0;
 }
@@ -114,7 +122,7 @@ static void *bystander(void *arg)
     while (!__atomic_load_n(&stop_bystander, __ATOMIC_ACQUIRE)) {
         vae_log_set(spins % 2 ? quiet_log : NULL, &spins);
         if (!vae_backend_active() || vae_get_threads() < 1 || !vae_version_string()) break;
-        if (vae_dataset_count(data) != SAMPLES) break; /* a read of the shared dataset */
+        if (vae_dataset_count(data) != samples) break; /* a read of the shared dataset */
         spins++;
     }
     vae_log_set(NULL, NULL);
@@ -171,7 +179,6 @@ static void test_two_models_two_threads(void **state)
 
 /* vae_log_set() while other threads log: every call of a callback gets the
  * argument set with it, never the other callback's. */
-enum { LOG_ROUNDS = 20000 };
 static long log_calls[2];
 
 static void log_a(void *user, vae_log_level level, const char *msg)
@@ -193,7 +200,7 @@ static void log_b(void *user, vae_log_level level, const char *msg)
 static void *logger(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < LOG_ROUNDS; i++) vaei_log(VAE_LOG_DEBUG, "line %d", i);
+    for (int i = 0; i < log_rounds; i++) vaei_log(VAE_LOG_DEBUG, "line %d", i);
     return NULL;
 }
 
@@ -203,7 +210,7 @@ static void test_log_callback_pairs(void **state)
     pthread_t t[2];
     vae_log_set(log_a, &log_calls[0]);
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&t[i], NULL, logger, NULL), 0);
-    for (int i = 0; i < LOG_ROUNDS; i++) {
+    for (int i = 0; i < log_rounds; i++) {
         if (i % 2)
             vae_log_set(log_a, &log_calls[0]);
         else
@@ -211,7 +218,7 @@ static void test_log_callback_pairs(void **state)
     }
     for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
     vae_log_set(NULL, NULL);
-    assert_true(log_calls[0] + log_calls[1] <= 2 * LOG_ROUNDS);
+    assert_true(log_calls[0] + log_calls[1] <= 2 * (long)log_rounds);
     assert_true(log_calls[0] > 0);
     vaei_log(VAE_LOG_ERROR, "after"); /* no callback: nothing happens */
 }

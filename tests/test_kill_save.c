@@ -73,6 +73,18 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Whether a save's temporary file exists: the child is writing. */
+static int temporary_exists(void)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d))) found = strstr(e->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return found;
+}
+
 /* Remove the temporary files of interrupted saves; returns how many. */
 static int sweep_temporaries(void)
 {
@@ -95,7 +107,7 @@ static void test_killed_while_saving(void **state)
 {
     (void)state;
     const int quick = getenv("VAE_TEST_QUICK") != NULL;
-    const int kills = quick ? 12 : 100;
+    const int kills = quick ? 20 : 100;
     const size_t hidden = quick ? 64 : 256; /* 256: a 4.9 MB file with Adam's moments */
 
     /* Two models with optimizer state, unlike each other in every byte. */
@@ -141,11 +153,23 @@ static void test_killed_while_saving(void **state)
                 if (vae_checkpoint_save(path, m[k], o[k]) != VAE_OK) _exit(3);
             _exit(0);
         }
-        /* Up to two saves' time: sometimes before the first save ends,
-         * mostly in the middle of one. */
-        const double delay = save_s * 2.0 * rand() / RAND_MAX;
-        const struct timespec ts = {(time_t)delay, (long)((delay - (double)(time_t)delay) * 1e9)};
-        nanosleep(&ts, NULL);
+        /* Every other kill after a random delay of up to two saves' time
+         * (sometimes before the first save ends, mostly inside one, at any
+         * stage); the others as soon as a temporary file shows, so that
+         * kills surely land while the bytes are being written. */
+        const double start = now();
+        double delay = save_s * 2.0 * rand() / RAND_MAX;
+        if (i % 2) {
+            while (!temporary_exists() && now() - start < 5 * save_s) {
+                const struct timespec poll = {0, 20000};
+                nanosleep(&poll, NULL);
+            }
+            delay = now() - start;
+        } else {
+            const struct timespec ts = {(time_t)delay,
+                                        (long)((delay - (double)(time_t)delay) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
         assert_int_equal(kill(pid, SIGKILL), 0);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);

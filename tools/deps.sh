@@ -4,6 +4,10 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ python3
   zlib1g-dev libpng-dev libcmocka-dev libopenblas-dev libblis-dev"
+# Hardening checks (docs/robustness.md): clang with its runtimes for
+# libFuzzer (libclang_rt.fuzzer lives in libclang-rt-14-dev), valgrind.
+# gcc's ASan, UBSan and TSan runtimes come with gcc itself.
+packages="$packages clang libclang-rt-14-dev valgrind"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
