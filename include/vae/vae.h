@@ -14,6 +14,15 @@
  *  - Threading: one handle is used by one thread at a time; distinct handles
  *    may be used from distinct threads concurrently. The global settings
  *    (backend, threads, log callback) are process-wide.
+ *    In detail (docs/robustness.md): a model and its optimizer count as one
+ *    handle. A dataset is only read by training, evaluation, get and batch,
+ *    so several threads may use one dataset at once as long as none calls
+ *    vae_dataset_shuffle() on it. vae_backend_select(), vae_set_threads()
+ *    and vae_set_sgemm() are set-up calls: make them while no other thread
+ *    is inside libvae. vae_log_set() may be called at any time, and the
+ *    callback may run on any thread that uses libvae. vae_last_error() is
+ *    per thread. A run gives the same bits whether other threads train
+ *    other models at the same time or not.
  *  - The library never prints and never exits. Diagnostics go to the log
  *    callback set with vae_log_set().
  *
@@ -142,6 +151,13 @@ typedef enum vae_kl_schedule {
  * created; objective parameters may also be changed on a live model with
  * vae_model_set(). Values are passed as double; integer parameters must hold
  * integral values. vae_param_bounds() gives each valid range.
+ *
+ * The encoder's log-variance is clamped to [LOGVAR_MIN, LOGVAR_MAX], each
+ * settable within [-80, 80] with LOGVAR_MIN < LOGVAR_MAX: so exp(logvar)
+ * <= e^80 ~ 5.5e34 stays below FLT_MAX (3.4e38) and the KL and z = mu +
+ * exp(logvar/2) eps stay finite whatever the weights. The bounds apply as
+ * float32 rounded inwards (a range holding no float32 is refused). Where
+ * the clamp binds, the log-variance gets no gradient through z.
  */
 typedef enum vae_param {
     /* architecture */
@@ -160,8 +176,8 @@ typedef enum vae_param {
     VAE_PARAM_FREE_BITS = 24,      /**< floor on the batch-mean KL per latent dimension, nats; default 0 */
     VAE_PARAM_BINARIZE = 25,       /**< 1: sample x ~ Bernoulli(x) per batch in training; default 0 */
     VAE_PARAM_GAUSSIAN_LOGVAR = 26,/**< log-variance of the fixed Gaussian likelihood (initial value if learned); default 0 */
-    VAE_PARAM_LOGVAR_MIN = 27,     /**< encoder log-variance clamped below at this; default -30 */
-    VAE_PARAM_LOGVAR_MAX = 28,     /**< encoder log-variance clamped above at this; default 20 */
+    VAE_PARAM_LOGVAR_MIN = 27,     /**< encoder log-variance clamped below at this, in [-80, 80]; default -30 */
+    VAE_PARAM_LOGVAR_MAX = 28,     /**< encoder log-variance clamped above at this, in [-80, 80]; default 20 */
     VAE_PARAM_EVAL_USE_MEAN = 29   /**< 1: evaluation decodes z = mean instead of a sample; default 0 */
 } vae_param;
 
@@ -346,6 +362,10 @@ typedef int (*vae_progress_fn)(void *user, size_t batch, size_t batches, const v
  * @param[in]  progress may be NULL.
  * @param[out] mean     mean loss over the images seen (also when cancelled);
  *                      may be NULL.
+ * @return VAE_ERR_NUMERIC when a step's loss or gradient is not finite: the
+ *         epoch stops there, that step changed nothing (parameters,
+ *         optimizer state, step count), the steps before it stay applied,
+ *         and the epoch count does not advance.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt,
