@@ -486,14 +486,17 @@ enum {
 /**
  * Load IDX files (MNIST layout; raw or gzip, recognised by content). Pixels
  * are unsigned bytes scaled to [0,1]; a file of [n x rows x cols] gives
- * samples of rows*cols floats.
+ * samples of rows*cols floats. A gzip file may hold several members (as
+ * gzip(1) concatenates them); every member's CRC-32 and length are checked
+ * and nothing else may follow the last one.
  * @param[in] images_path IDX file of unsigned bytes, 2 or more dimensions.
  * @param[in] labels_path IDX file of n unsigned-byte labels, or NULL.
  * @param[in] max_bytes   refuse data sets whose pixels would take more than
  *                        this many bytes (0: the library's cap, 4 GiB).
  * @param[out] out free with vae_dataset_free().
  * @return VAE_ERR_IO, VAE_ERR_FORMAT (bad magic, truncated, corrupt gzip,
- *         trailing bytes), VAE_ERR_MISMATCH (label count), VAE_ERR_LIMIT.
+ *         trailing bytes, bytes after the gzip stream), VAE_ERR_MISMATCH
+ *         (label count), VAE_ERR_LIMIT.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_dataset_load_idx(vae_dataset **out,
