@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "checkpoint.h"
 #include "error.h"
 #include "model.h"
 #include "optim.h"
@@ -387,6 +388,10 @@ static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
     VAEI_CHECK(n == m->n_params, VAE_ERR_FORMAT,
                "%s: optimizer state for %llu parameters, model has %zu", r->path,
                (unsigned long long)n, m->n_params);
+    const uint64_t moments = kind == VAE_OPTIM_ADAM ? 2 : 1;
+    VAEI_CHECK(n <= r->left / 4 / moments, VAE_ERR_FORMAT,
+               "%s: optimizer state for %llu parameters in %zu bytes", r->path,
+               (unsigned long long)n, r->left);
     vae_optimizer *o;
     VAEI_TRY(vaei_optimizer_new(&o, m, (vae_optim_kind)kind));
     for (uint32_t i = 1; i <= VAEI_OPTIM_NPARAMS; i++)
@@ -432,9 +437,12 @@ static vae_status slurp(const char *path, unsigned char **data, size_t *len)
     return VAE_OK;
 }
 
-static vae_status parse(const unsigned char *data, size_t len, const char *path,
-                        vae_model **model, vae_optimizer **opt)
+vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path,
+                                 vae_model **model, vae_optimizer **opt)
 {
+    VAEI_CHECK_ARG(bytes != NULL || len == 0);
+    VAEI_CHECK_ARG(path != NULL && model != NULL);
+    const unsigned char *data = bytes;
     const size_t min = sizeof MAGIC + 4 + 4;
     VAEI_CHECK(len >= sizeof MAGIC && memcmp(data, MAGIC, sizeof MAGIC) == 0, VAE_ERR_FORMAT,
                "%s: not a libvae checkpoint (bad magic)", path);
@@ -483,6 +491,10 @@ static vae_status parse(const unsigned char *data, size_t len, const char *path,
         } else if (!memcmp(tag, "PARM", 4) && have_arch && !m) {
             uint64_t n;
             s = get_u64(&c, &n, "parameters");
+            /* 0 would skip vaei_model_new's count check and allocate what
+             * the architecture asks before any byte of it is seen. */
+            if (s == VAE_OK && n == 0)
+                s = vaei_fail(VAE_ERR_FORMAT, "%s: 0 parameters stored", path);
             if (s == VAE_OK && n > c.left / 4)
                 s = vaei_fail(VAE_ERR_FORMAT, "%s: %llu parameters claimed, %zu bytes hold them",
                               path, (unsigned long long)n, c.left);
@@ -522,7 +534,7 @@ vae_status vae_checkpoint_load(const char *path, vae_model **model, vae_optimize
     unsigned char *data = NULL;
     size_t len = 0;
     VAEI_TRY(slurp(path, &data, &len));
-    const vae_status s = parse(data, len, path, model, opt);
+    const vae_status s = vaei_checkpoint_parse(data, len, path, model, opt);
     free(data);
     return s;
 }

@@ -67,12 +67,26 @@ void vaei_config_defaults(struct vae_config *c)
     }
 }
 
+void vaei_logvar_bounds(const struct vae_config *c, float *lo, float *hi)
+{
+    const double dlo = c->v[S_LOGVAR_MIN], dhi = c->v[S_LOGVAR_MAX];
+    *lo = (float)dlo;
+    *hi = (float)dhi;
+    if ((double)*lo < dlo) *lo = nextafterf(*lo, INFINITY);
+    if ((double)*hi > dhi) *hi = nextafterf(*hi, -INFINITY);
+}
+
 vae_status vaei_config_validate(const struct vae_config *c)
 {
     for (int i = 0; i < VAEI_NSLOTS; i++) VAEI_TRY(vaei_param_check(i, c->v[i]));
     VAEI_CHECK(c->v[S_LOGVAR_MIN] < c->v[S_LOGVAR_MAX], VAE_ERR_INVALID_ARGUMENT,
                "logvar_min (%g) must be below logvar_max (%g)", c->v[S_LOGVAR_MIN],
                c->v[S_LOGVAR_MAX]);
+    float lo, hi;
+    vaei_logvar_bounds(c, &lo, &hi);
+    VAEI_CHECK(lo <= hi, VAE_ERR_INVALID_ARGUMENT,
+               "logvar_min (%g) and logvar_max (%g) hold no float32 between them",
+               c->v[S_LOGVAR_MIN], c->v[S_LOGVAR_MAX]);
     for (int s = 0; s < 2; s++) {
         VAEI_CHECK(c->n_hidden[s] >= 1 && c->n_hidden[s] <= VAEI_MAX_LAYERS,
                    VAE_ERR_INVALID_ARGUMENT, "%s has %zu hidden layers, not 1 to %d",

@@ -42,6 +42,10 @@ int vaei_param_is_arch(int slot);
 /* Validate value for slot; records the reason on failure. */
 vae_status vaei_param_check(int slot, double value);
 void vaei_config_defaults(struct vae_config *c);
+/* The log-variance clamp's bounds in float32, rounded inwards, so that
+ * [lo, hi] lies inside [logvar_min, logvar_max] as set (-1e-300 would
+ * otherwise round to -0.0, above such a maximum). */
+void vaei_logvar_bounds(const struct vae_config *c, float *lo, float *hi);
 /* Cross-parameter checks (logvar_min < logvar_max, ...). */
 vae_status vaei_config_validate(const struct vae_config *c);
 

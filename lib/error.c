@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -11,7 +12,11 @@
 
 static _Thread_local char last_error[512];
 
-/* Set by the host at start-up; atomics keep concurrent readers well defined. */
+/* The host's callback and its argument change together: a thread logging
+ * while another calls vae_log_set() must see the old pair or the new one,
+ * never one's function with the other's argument. The lock covers only the
+ * copy, never the call, so a callback may itself call vae_log_set(). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static vae_log_fn log_fn;
 static void *log_user;
 
@@ -50,20 +55,25 @@ vae_status vaei_fail(vae_status s, const char *fmt, ...)
 
 void vae_log_set(vae_log_fn fn, void *user)
 {
-    __atomic_store_n(&log_user, user, __ATOMIC_RELAXED);
-    __atomic_store_n(&log_fn, fn, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&log_lock);
+    log_fn = fn;
+    log_user = user;
+    pthread_mutex_unlock(&log_lock);
 }
 
 void vaei_log(vae_log_level level, const char *fmt, ...)
 {
-    vae_log_fn fn = __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE);
+    pthread_mutex_lock(&log_lock);
+    const vae_log_fn fn = log_fn;
+    void *const user = log_user;
+    pthread_mutex_unlock(&log_lock);
     if (!fn) return;
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fn(__atomic_load_n(&log_user, __ATOMIC_RELAXED), level, line);
+    fn(user, level, line);
 }
 
 unsigned vae_version_number(void)

@@ -1,8 +1,19 @@
 /*
+ * The IDX reader. Bytes come from a file or a buffer in memory through one
+ * source (raw, or gzip inflated by zlib's inflate() directly) and go through
+ * one parser, so the file and memory paths cannot disagree.
+ *
+ * inflate() rather than gzread(): gzread cannot say whether a gzip trailer
+ * it never needed to read was there, and it ignores whatever follows the
+ * last gzip member. Here the source reports the end of the data only once
+ * inflate has checked every member's trailer (CRC-32 and length) and the
+ * input holds nothing after the last member.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,48 +24,143 @@
 
 enum { IDX_TYPE_U8 = 0x08 };
 
-/* gzread takes an unsigned length and returns an int: read in slices. */
-#define READ_SLICE ((size_t)1 << 30)
-/* First buffer size; it then doubles, so the memory held stays within twice
+/* Compressed bytes read from a file per fread. */
+#define IN_CHUNK ((size_t)1 << 16)
+/* zlib counts in uInt: hand it at most this many bytes at a time. */
+#define Z_SLICE ((size_t)1 << 30)
+/* First data buffer; it then doubles, so the memory held stays within twice
  * the bytes the file has actually delivered. */
 #define FIRST_ROOM ((size_t)1 << 16)
 
-/* Status of the stream's pending zlib error, VAE_OK when there is none.
- * zlib's own message repeats the path ("path: msg"): keep only msg. */
-static vae_status gz_status(const char *path, gzFile f)
+/* Where the bytes come from, and how they are decoded. */
+typedef struct {
+    const char *name;    /* path, or the caller's name of a buffer: starts every message */
+    FILE *f;             /* NULL when reading memory */
+    uint8_t *buf;        /* file input, IN_CHUNK bytes */
+    const uint8_t *next; /* input not yet consumed: next[0 .. avail) */
+    size_t avail;
+    int eof;             /* no input exists beyond next[0 .. avail) */
+    int gzip;            /* the input is gzip, decoded through z */
+    int z_live;          /* z needs inflateEnd */
+    int ended;           /* the decoded data has ended, and the end was checked */
+    z_stream z;
+} source;
+
+/* Append input until at least want bytes are pending or the file ends. */
+static vae_status fill(source *s, size_t want)
 {
-    int err;
-    const char *msg = gzerror(f, &err);
-    const size_t len = strlen(path);
-    if (strncmp(msg, path, len) == 0 && strncmp(msg + len, ": ", 2) == 0) msg += len + 2;
-    switch (err) {
-    case Z_OK: return VAE_OK;
-    case Z_ERRNO: return vaei_fail(VAE_ERR_IO, "%s: read failed: %s", path, msg);
-    case Z_MEM_ERROR: return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: out of memory in zlib", path);
-    case Z_BUF_ERROR:
-        return vaei_fail(VAE_ERR_FORMAT, "%s: gzip stream is truncated (%s)", path, msg);
-    default: return vaei_fail(VAE_ERR_FORMAT, "%s: corrupt gzip data: %s", path, msg);
+    if (!s->f || s->eof || s->avail >= want) return VAE_OK;
+    if (s->avail > 0 && s->next != s->buf) memmove(s->buf, s->next, s->avail);
+    s->next = s->buf;
+    while (s->avail < want && !s->eof) {
+        const size_t room = IN_CHUNK - s->avail;
+        const size_t got = fread(s->buf + s->avail, 1, room, s->f);
+        s->avail += got;
+        if (got < room) {
+            VAEI_CHECK(!ferror(s->f), VAE_ERR_IO, "%s: read failed: %s", s->name, strerror(errno));
+            s->eof = 1;
+        }
     }
+    return VAE_OK;
 }
 
-/* gzread until n bytes or the end of the data; *got < n means the data
- * ended there. A gzip stream cut short shows up as an error here. */
-static vae_status read_full(const char *path, gzFile f, uint8_t *buf, size_t n, size_t *got)
+/* After a gzip member's end (its trailer already checked by inflate): go on
+ * to a following member, as gzip(1) does, or end; anything else is refused. */
+static vae_status member_end(source *s)
+{
+    VAEI_TRY(fill(s, 2));
+    if (s->avail == 0) {
+        s->ended = 1;
+        return VAE_OK;
+    }
+    VAEI_CHECK(s->avail >= 2 && s->next[0] == 0x1f && s->next[1] == 0x8b, VAE_ERR_FORMAT,
+               "%s: stray bytes after the end of the gzip stream", s->name);
+    const int r = inflateReset(&s->z);
+    VAEI_CHECK(r == Z_OK, VAE_ERR_FORMAT, "%s: zlib error %d", s->name, r);
+    return VAE_OK;
+}
+
+static vae_status inflate_into(source *s, uint8_t *dst, size_t n, size_t *got)
 {
     size_t have = 0;
-    *got = 0;
-    while (have < n) {
-        const size_t ask = n - have < READ_SLICE ? n - have : READ_SLICE;
-        const int r = gzread(f, buf + have, (unsigned)ask);
-        if (r < 0) {
-            VAEI_TRY(gz_status(path, f));
-            return vaei_fail(VAE_ERR_IO, "%s: read failed", path);
+    while (have < n && !s->ended) {
+        if (s->avail == 0 && !s->eof) {
+            VAEI_TRY(fill(s, 1));
+            continue;
         }
-        if (r == 0) break;
-        have += (size_t)r;
+        /* With no input left, inflate may still hold output or a trailer
+         * already read: only its Z_BUF_ERROR says the stream was cut. */
+        const size_t in = s->avail < Z_SLICE ? s->avail : Z_SLICE;
+        const size_t out = n - have < Z_SLICE ? n - have : Z_SLICE;
+        s->z.next_in = (unsigned char *)(uintptr_t)s->next; /* zlib's next_in is not const */
+        s->z.avail_in = (uInt)in;
+        s->z.next_out = dst + have;
+        s->z.avail_out = (uInt)out;
+        const int r = inflate(&s->z, Z_NO_FLUSH);
+        s->next += in - s->z.avail_in;
+        s->avail -= in - s->z.avail_in;
+        have += out - s->z.avail_out;
+        switch (r) {
+        case Z_OK: break;
+        case Z_STREAM_END: VAEI_TRY(member_end(s)); break;
+        case Z_BUF_ERROR: /* no progress possible: output had room, so input is missing */
+            VAEI_CHECK(s->avail > 0, VAE_ERR_FORMAT, "%s: gzip stream is truncated", s->name);
+            return vaei_fail(VAE_ERR_FORMAT, "%s: corrupt gzip data", s->name);
+        case Z_MEM_ERROR:
+            return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: out of memory in zlib", s->name);
+        default:
+            return vaei_fail(VAE_ERR_FORMAT, "%s: corrupt gzip data: %s", s->name,
+                             s->z.msg ? s->z.msg : "zlib error");
+        }
     }
-    if (have < n) VAEI_TRY(gz_status(path, f));
     *got = have;
+    return VAE_OK;
+}
+
+static vae_status copy_into(source *s, uint8_t *dst, size_t n, size_t *got)
+{
+    size_t have = 0;
+    while (have < n) {
+        if (s->avail > 0) {
+            const size_t k = s->avail < n - have ? s->avail : n - have;
+            memcpy(dst + have, s->next, k);
+            s->next += k;
+            s->avail -= k;
+            have += k;
+        } else if (s->eof) {
+            break;
+        } else { /* a raw file: straight into dst, no staging copy */
+            const size_t k = fread(dst + have, 1, n - have, s->f);
+            have += k;
+            if (have < n) {
+                VAEI_CHECK(!ferror(s->f), VAE_ERR_IO, "%s: read failed: %s", s->name,
+                           strerror(errno));
+                s->eof = 1;
+            }
+        }
+    }
+    *got = have;
+    return VAE_OK;
+}
+
+/* Up to n bytes of decoded data; *got < n only where the data ends, and the
+ * end has then been checked (gzip trailers, nothing after the stream). */
+static vae_status pull(source *s, uint8_t *dst, size_t n, size_t *got)
+{
+    return s->gzip ? inflate_into(s, dst, n, got) : copy_into(s, dst, n, got);
+}
+
+/* gzip is recognised by its magic 1f 8b; anything else is read as it is (an
+ * IDX file starts with 00 00, so the two cannot be confused). */
+static vae_status source_start(source *s)
+{
+    VAEI_TRY(fill(s, 2));
+    if (s->avail < 2 || s->next[0] != 0x1f || s->next[1] != 0x8b) return VAE_OK;
+    s->gzip = 1;
+    const int r = inflateInit2(&s->z, 16 + MAX_WBITS); /* 16: gzip wrapper only */
+    VAEI_CHECK(r != Z_MEM_ERROR, VAE_ERR_OUT_OF_MEMORY, "%s: out of memory in zlib", s->name);
+    VAEI_CHECK(r == Z_OK, VAE_ERR_FORMAT, "%s: zlib error %d", s->name, r);
+    s->z_live = 1;
     return VAE_OK;
 }
 
@@ -70,86 +176,68 @@ static void item_shape(const struct vaei_idx *h, char *buf, size_t size)
     }
 }
 
-static vae_status read_header(const char *path, gzFile f, uint64_t cap, struct vaei_idx *h)
+static vae_status read_header(source *src, uint64_t cap, struct vaei_idx *h)
 {
+    const char *name = src->name;
     uint8_t b[4 * VAEI_IDX_MAX_DIMS];
     size_t got = 0;
-    VAEI_TRY(read_full(path, f, b, 4, &got));
-    VAEI_CHECK(got == 4, VAE_ERR_FORMAT, "%s: truncated header: %zu of 4 bytes", path, got);
+    VAEI_TRY(pull(src, b, 4, &got));
+    VAEI_CHECK(got == 4, VAE_ERR_FORMAT, "%s: truncated header: %zu of 4 bytes", name, got);
     VAEI_CHECK(b[0] == 0 && b[1] == 0, VAE_ERR_FORMAT,
-               "%s: not an IDX file (magic %02x %02x %02x %02x)", path, b[0], b[1], b[2], b[3]);
+               "%s: not an IDX file (magic %02x %02x %02x %02x)", name, b[0], b[1], b[2], b[3]);
     VAEI_CHECK(b[2] == IDX_TYPE_U8, VAE_ERR_FORMAT,
-               "%s: element type 0x%02x is not supported (only 0x08, unsigned byte)", path, b[2]);
+               "%s: element type 0x%02x is not supported (only 0x08, unsigned byte)", name, b[2]);
     VAEI_CHECK(b[3] >= 1 && b[3] <= VAEI_IDX_MAX_DIMS, VAE_ERR_FORMAT,
-               "%s: %u dimensions; 1 to %d are supported", path, b[3], VAEI_IDX_MAX_DIMS);
+               "%s: %u dimensions; 1 to %d are supported", name, b[3], VAEI_IDX_MAX_DIMS);
     h->ndims = b[3];
 
     const size_t need = 4 * (size_t)h->ndims;
-    VAEI_TRY(read_full(path, f, b, need, &got));
-    VAEI_CHECK(got == need, VAE_ERR_FORMAT, "%s: truncated header: %zu of %zu bytes", path,
+    VAEI_TRY(pull(src, b, need, &got));
+    VAEI_CHECK(got == need, VAE_ERR_FORMAT, "%s: truncated header: %zu of %zu bytes", name,
                4 + got, 4 + need);
     size_t count = 1;
     for (unsigned i = 0; i < h->ndims; i++) {
         const uint8_t *p = b + 4 * (size_t)i;
         const uint32_t d = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        VAEI_CHECK(d >= 1, VAE_ERR_FORMAT, "%s: dimension %u is 0", path, i);
-        VAEI_CHECK(count <= (SIZE_MAX - 1) / d, VAE_ERR_LIMIT,
+        VAEI_CHECK(d >= 1, VAE_ERR_FORMAT, "%s: dimension %u is 0", name, i);
+        VAEI_CHECK(count <= SIZE_MAX / d, VAE_ERR_LIMIT,
                    "%s: the dimensions' product overflows size_t (dimension %u is %" PRIu32 ")",
-                   path, i, d);
+                   name, i, d);
         h->dims[i] = d;
         count *= d;
     }
     VAEI_CHECK((uint64_t)count <= cap, VAE_ERR_LIMIT,
-               "%s: %zu bytes of data exceed the cap of %" PRIu64 " bytes", path, count, cap);
+               "%s: %zu bytes of data exceed the cap of %" PRIu64 " bytes", name, count, cap);
     h->count = count;
     return VAE_OK;
 }
 
-/* Read the h->count bytes of data and insist on the end of the file. The
- * buffer grows as bytes arrive, so it never outgrows what the file holds.
- *
- * No gzread request may end exactly at the end of the data: gzread stops
- * inflating when a request is full, so inflate could stay short of the gzip
- * trailer (CRC-32, length), and once the whole file has been read in, a
- * trailer cut off would go unnoticed. So the buffer holds count + 1 bytes and
- * the request that reaches the end of the data asks for that byte too:
- * inflate then runs on through the trailer and reports a bad CRC or a cut
- * stream, and a byte that does arrive is data past the end. (The header's
- * first request is another matter: it cannot know where the data ends, and
- * zlib inflates 16 KiB for it, so a trailer cut off a file of exactly
- * 16384 bytes of header and data still passes; its data is complete.) */
-static vae_status read_data(const char *path, gzFile f, struct vaei_idx *h)
+/* Read the h->count bytes of data, then insist that the data ends there.
+ * The buffer grows as bytes arrive, so a header promising more than the
+ * input holds never allocates it. */
+static vae_status read_data(source *src, struct vaei_idx *h)
 {
-    const size_t want = h->count + 1; /* read_header keeps count < SIZE_MAX */
+    const char *name = src->name;
     uint8_t *buf = NULL;
     size_t have = 0, room = 0;
     vae_status s = VAE_OK;
-    while (have < want) {
+    while (have < h->count) {
         if (have == room) {
-            /* Double (from 64 KiB); room is always < count or == want. */
-            const size_t grow = room < FIRST_ROOM ? FIRST_ROOM : room;
-            const size_t next = want - room <= grow + 1 ? want : room + grow;
+            const size_t grow = room < FIRST_ROOM ? FIRST_ROOM : room; /* doubles from 64 KiB */
+            const size_t next = h->count - room <= grow ? h->count : room + grow;
             uint8_t *p = realloc(buf, next);
             if (!p) {
-                s = vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", path,
-                              next);
+                s = vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", name, next);
                 goto fail;
             }
             buf = p;
             room = next;
         }
-        size_t ask = room - have < READ_SLICE ? room - have : READ_SLICE;
-        if (have + ask == h->count) ask--; /* only a full slice can end there: ask >= 2 */
         size_t got = 0;
-        s = read_full(path, f, buf + have, ask, &got);
+        s = pull(src, buf + have, room - have, &got);
         if (s != VAE_OK) goto fail;
         have += got;
-        if (got < ask) break;
-    }
-    if (have > h->count) {
-        s = vaei_fail(VAE_ERR_FORMAT, "%s: has extra bytes after the %zu bytes of data", path,
-                      h->count);
-        goto fail;
+        if (have < room) break; /* the data ended */
     }
     if (have < h->count) {
         char shape[64];
@@ -158,13 +246,22 @@ static vae_status read_data(const char *path, gzFile f, struct vaei_idx *h)
             s = vaei_fail(VAE_ERR_FORMAT,
                           "%s: header says %" PRIu32 " images of %s but the file holds only "
                           "%zu bytes of pixels",
-                          path, h->dims[0], shape, have);
+                          name, h->dims[0], shape, have);
         else
             s = vaei_fail(VAE_ERR_FORMAT,
                           "%s: header says %" PRIu32 " entries but the file holds only %zu bytes",
-                          path, h->dims[0], have);
+                          name, h->dims[0], have);
         goto fail;
     }
+    /* The end: one more byte must not come, and for gzip this runs inflate
+     * through the last trailer and checks what follows it. */
+    uint8_t extra;
+    size_t got = 0;
+    s = pull(src, &extra, 1, &got);
+    if (s == VAE_OK && got != 0)
+        s = vaei_fail(VAE_ERR_FORMAT, "%s: has extra bytes after the %zu bytes of data", name,
+                      h->count);
+    if (s != VAE_OK) goto fail;
     h->data = buf;
     return VAE_OK;
 fail:
@@ -172,34 +269,45 @@ fail:
     return s;
 }
 
+/* The one parser behind both entry points; releases what src holds. */
+static vae_status parse(source *src, uint64_t cap, struct vaei_idx *out)
+{
+    struct vaei_idx h = {0};
+    vae_status s = source_start(src);
+    if (s == VAE_OK) s = read_header(src, cap, &h);
+    if (s == VAE_OK) s = read_data(src, &h);
+    if (src->z_live) inflateEnd(&src->z);
+    if (s != VAE_OK) return s;
+    *out = h;
+    return VAE_OK;
+}
+
 vae_status vaei_idx_read(const char *path, uint64_t cap_bytes, struct vaei_idx *out)
 {
     VAEI_CHECK_ARG(path != NULL);
     VAEI_CHECK_ARG(out != NULL);
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        if (errno == 0)
-            return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: cannot open: out of memory", path);
-        return vaei_fail(VAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    source src = {.name = path};
+    if (!(src.buf = malloc(IN_CHUNK)))
+        return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: cannot allocate a read buffer", path);
+    src.next = src.buf;
+    src.f = fopen(path, "rb");
+    if (!src.f) {
+        const int err = errno;
+        free(src.buf);
+        return vaei_fail(VAE_ERR_IO, "%s: cannot open: %s", path, strerror(err));
     }
-    struct vaei_idx h = {0};
-    vae_status s = read_header(path, f, cap_bytes, &h);
-    if (s == VAE_OK) s = read_data(path, f, &h);
-    /* The one close of f, on every path. */
-    const int rc = gzclose(f);
-    if (s == VAE_OK && rc != Z_OK) {
-        if (rc == Z_BUF_ERROR)
-            s = vaei_fail(VAE_ERR_FORMAT, "%s: gzip stream is truncated", path);
-        else if (rc == Z_ERRNO)
-            s = vaei_fail(VAE_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-        else
-            s = vaei_fail(VAE_ERR_IO, "%s: close failed (zlib error %d)", path, rc);
-    }
-    if (s != VAE_OK) {
-        free(h.data);
-        return s;
-    }
-    *out = h;
-    return VAE_OK;
+    const vae_status s = parse(&src, cap_bytes, out);
+    fclose(src.f); /* read-only: nothing a failed close could lose */
+    free(src.buf);
+    return s;
+}
+
+vae_status vaei_idx_read_mem(const void *data, size_t len, const char *name, uint64_t cap_bytes,
+                             struct vaei_idx *out)
+{
+    VAEI_CHECK_ARG(data != NULL || len == 0);
+    VAEI_CHECK_ARG(name != NULL);
+    VAEI_CHECK_ARG(out != NULL);
+    source src = {.name = name, .next = data, .avail = len, .eof = 1};
+    return parse(&src, cap_bytes, out);
 }

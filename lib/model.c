@@ -220,14 +220,17 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest;
     for (size_t l = 0; l < m->n_enc; l++) per_row += m->enc[l].out;
     for (size_t l = 0; l < m->n_dec; l++) per_row += m->dec[l].out;
-    VAEI_CHECK(n <= (SIZE_MAX / sizeof(float) - m->L) / per_row, VAE_ERR_LIMIT,
+    VAEI_CHECK(n <= (SIZE_MAX / sizeof(float) - 2 * m->L) / per_row, VAE_ERR_LIMIT,
                "batch of %zu rows is too large", n);
     float *mem = malloc((n * per_row + 2 * m->L) * sizeof(float));
     VAEI_CHECK(mem != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory for a batch of %zu rows", n);
     free(ws->mem);
     ws->mem = mem;
     ws->cap = n;
-    float *p = mem;
+    /* The doubles first, where malloc's alignment holds (after an odd
+     * number of floats they would sit misaligned: UBSan caught it). */
+    ws->kl_dim = (double *)(void *)mem; /* L doubles = 2L floats */
+    float *p = mem + 2 * m->L;
 #define CARVE(ptr, width) (ptr = p, p += n * (width))
     CARVE(ws->x0, m->D + m->C);
     for (size_t l = 0; l < m->n_enc; l++) CARVE(ws->enc[l], m->enc[l].out);
@@ -237,8 +240,6 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     CARVE(ws->g0, m->widest);
     CARVE(ws->g1, m->widest);
 #undef CARVE
-    ws->kl_dim = (double *)(void *)p; /* 2L floats = L doubles; mem is malloc-aligned and
-                                         every offset before is a multiple of n floats */
     return VAE_OK;
 }
 
@@ -285,7 +286,8 @@ vae_status vaei_encoder_forward(vae_model *m, const float *x, size_t ldx, size_t
 {
     VAEI_TRY(side_forward(m, m->enc, m->n_enc, m->ws.enc, x, ldx, n));
     /* Clamp the log-variance so exp() stays finite; documented range. */
-    const float lo = (float)VAEI_CFG(m, S_LOGVAR_MIN), hi = (float)VAEI_CFG(m, S_LOGVAR_MAX);
+    float lo, hi;
+    vaei_logvar_bounds(&m->cfg, &lo, &hi);
     float *S = m->ws.enc[m->n_enc - 1];
     for (size_t i = 0; i < n; i++) {
         float *lv = S + i * 2 * m->L + m->L;
@@ -407,7 +409,8 @@ vae_status vaei_model_loss(vae_model *m, const float *x, size_t ldx, size_t n, i
      * dmu += dz, dlv += dz * eps * exp(lv/2) / 2 (0 where lv was clamped). */
     float *dS = spare;
     vaei_kl_grad(n, L, S, ws->kl_dim, w, free_bits, dS, scale);
-    const float lo = (float)VAEI_CFG(m, S_LOGVAR_MIN), hi = (float)VAEI_CFG(m, S_LOGVAR_MAX);
+    float lo, hi;
+    vaei_logvar_bounds(&m->cfg, &lo, &hi);
     for (size_t i = 0; i < n; i++) {
         const float *dz = g + i * L, *eps = ws->eps + i * L, *lv = S + i * 2 * L + L;
         float *dmu = dS + i * 2 * L, *dlv = dmu + L;

@@ -6,9 +6,11 @@
 #ifndef VAE_TEST_COMMON_H
 #define VAE_TEST_COMMON_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vae/vae.h"
 
@@ -58,6 +60,21 @@ static inline vae_model *small_model(size_t hidden, size_t latent, size_t cond, 
     ASSERT_OK(vae_model_create(&m, cfg));
     vae_config_free(cfg);
     return m;
+}
+
+/* Remove a temporary directory and the files in it (no subdirectories). */
+static inline void remove_flat_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[512];
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    if (d) closedir(d);
+    rmdir(dir);
 }
 
 #endif /* VAE_TEST_COMMON_H */

@@ -125,6 +125,59 @@ static uint8_t *gunzip(const char *path, size_t *len)
     return buf;
 }
 
+/* bytes gzip-compressed in memory, as one member; free the result. */
+static uint8_t *gz_bytes(const void *bytes, size_t len, size_t *out_len)
+{
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    const size_t room = deflateBound(&z, (uLong)len) + 64;
+    uint8_t *out = malloc(room);
+    assert_non_null(out);
+    z.next_in = (unsigned char *)(uintptr_t)bytes;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)room;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out_len = room - z.avail_out;
+    assert_int_equal(deflateEnd(&z), Z_OK);
+    return out;
+}
+
+/* Parse bytes through both entry points, the file (written to a scratch
+ * path) and memory: they must agree on the status, the message and the
+ * data. Returns the status; on VAE_OK the data is in *out when out is not
+ * NULL (the caller frees out->data). */
+static vae_status idx_both(const uint8_t *bytes, size_t len, uint64_t cap, struct vaei_idx *out)
+{
+    static const char *scratch;
+    if (!scratch) scratch = tmp_file("scratch");
+    FILE *f = fopen(scratch, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+
+    struct vaei_idx a = {0}, b = {0};
+    const vae_status sa = vaei_idx_read(scratch, cap, &a);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", vae_last_error());
+    const vae_status sb = vaei_idx_read_mem(bytes, len, scratch, cap, &b);
+    if (sa != sb) fail_msg("file: %d (%s), memory: %d (%s)", sa, msg, sb, vae_last_error());
+    if (sa != VAE_OK) {
+        assert_string_equal(msg, vae_last_error());
+        return sa;
+    }
+    assert_int_equal(a.ndims, b.ndims);
+    assert_memory_equal(a.dims, b.dims, sizeof a.dims);
+    assert_int_equal(a.count, b.count);
+    assert_memory_equal(a.data, b.data, a.count);
+    free(b.data);
+    if (out)
+        *out = a;
+    else
+        free(a.data);
+    return sa;
+}
+
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -590,6 +643,202 @@ static void test_idx_read_direct(void **state)
     free(big);
 }
 
+/* The reader's first request used to let zlib inflate 16 KiB; a file of
+ * exactly 16384 bytes of header and data then loaded with its trailer cut,
+ * its CRC never checked. Every cut of the trailer must fail, whatever the
+ * size. */
+static void test_gzip_trailer_cut_at_16k(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {16383, 16384, 16385, 32768, 65536 + 16};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t body = sizes[k] - 8;
+        uint8_t *raw = malloc(sizes[k]);
+        assert_non_null(raw);
+        const uint32_t dims[1] = {(uint32_t)body};
+        idx_header(raw, 0x08, 1, dims);
+        for (size_t i = 0; i < body; i++) raw[8 + i] = (uint8_t)(i * 13 + i / 256);
+        size_t len;
+        uint8_t *gz = gz_bytes(raw, sizes[k], &len);
+        struct vaei_idx idx;
+        assert_int_equal(idx_both(gz, len, UINT64_MAX, &idx), VAE_OK);
+        assert_memory_equal(idx.data, raw + 8, body);
+        free(idx.data);
+        for (size_t cut = 1; cut <= 8; cut++) {
+            if (idx_both(gz, len - cut, UINT64_MAX, NULL) != VAE_ERR_FORMAT ||
+                !strstr(vae_last_error(), "truncated"))
+                fail_msg("%zu bytes, trailer cut by %zu: %s", sizes[k], cut, vae_last_error());
+        }
+        /* The CRC-32 and the length of the trailer are both checked. */
+        gz[len - 8] ^= 0x40;
+        assert_int_equal(idx_both(gz, len, UINT64_MAX, NULL), VAE_ERR_FORMAT);
+        assert_non_null(strstr(vae_last_error(), "incorrect data check"));
+        gz[len - 8] ^= 0x40;
+        gz[len - 1] ^= 0x01;
+        assert_int_equal(idx_both(gz, len, UINT64_MAX, NULL), VAE_ERR_FORMAT);
+        assert_non_null(strstr(vae_last_error(), "incorrect length check"));
+        free(gz);
+        free(raw);
+    }
+}
+
+/* gzread ignored anything after the compressed stream that was not another
+ * gzip member. Now only further members may follow, as gzip(1) reads them. */
+static void test_gzip_trailing_junk(void **state)
+{
+    (void)state;
+    size_t raw_len, len;
+    uint8_t *raw = make_images(4, 5, 5, 0, &raw_len);
+    uint8_t *gz = gz_bytes(raw, raw_len, &len);
+    uint8_t *buf = malloc(len + 4096);
+    assert_non_null(buf);
+    memcpy(buf, gz, len);
+    const struct {
+        const char *tail;
+        size_t n;
+    } junk[] = {{"junk", 4}, {"\x1f", 1}, {"\0\0\0\0\0\0\0\0", 8}, {"\x1f\x8b", 2},
+                {"\x1f\x8c\x08\x00", 4}, {"\n", 1}};
+    for (size_t k = 0; k < sizeof junk / sizeof junk[0]; k++) {
+        memcpy(buf + len, junk[k].tail, junk[k].n);
+        if (idx_both(buf, len + junk[k].n, UINT64_MAX, NULL) != VAE_ERR_FORMAT)
+            fail_msg("junk %zu was accepted", k);
+    }
+    memcpy(buf + len, "junk", 4);
+    assert_int_equal(idx_both(buf, len + 4, UINT64_MAX, NULL), VAE_ERR_FORMAT);
+    assert_non_null(strstr(vae_last_error(), "after the end of the gzip stream"));
+
+    /* Junk beyond the reader's 64 KiB input buffer, after a large file. */
+    size_t big_len, big_gz_len;
+    uint8_t *big = make_images(200, 28, 28, 0, &big_len);
+    uint64_t x = 88172645463325252u; /* xorshift64: incompressible pixels */
+    for (size_t i = 16; i < big_len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big[i] = (uint8_t)(x >> 56);
+    }
+    uint8_t *big_gz = gz_bytes(big, big_len, &big_gz_len);
+    assert_true(big_gz_len > (size_t)1 << 16);
+    big_gz = realloc(big_gz, big_gz_len + 3);
+    assert_non_null(big_gz);
+    memcpy(big_gz + big_gz_len, "xyz", 3);
+    assert_int_equal(idx_both(big_gz, big_gz_len + 3, UINT64_MAX, NULL), VAE_ERR_FORMAT);
+    assert_int_equal(idx_both(big_gz, big_gz_len, UINT64_MAX, NULL), VAE_OK);
+    free(big_gz);
+    free(big);
+
+    /* An empty member after the data is a member like any other. */
+    size_t empty_len;
+    uint8_t *empty = gz_bytes("", 0, &empty_len);
+    memcpy(buf + len, empty, empty_len);
+    struct vaei_idx idx;
+    assert_int_equal(idx_both(buf, len + empty_len, UINT64_MAX, &idx), VAE_OK);
+    assert_memory_equal(idx.data, raw + 16, 100);
+    free(idx.data);
+    free(empty);
+    free(buf);
+    free(gz);
+    free(raw);
+}
+
+/* Several gzip members decode as their concatenation (gzip(1), pigz -i,
+ * bgzip write such files); each member is checked like the first. */
+static void test_gzip_members(void **state)
+{
+    (void)state;
+    size_t raw_len;
+    uint8_t *raw = make_images(6, 7, 7, 0, &raw_len);
+    const size_t cuts[4] = {0, 3, 100, raw_len}; /* mid-header and mid-data */
+    uint8_t *cat = NULL;
+    size_t cat_len = 0, third = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t n;
+        uint8_t *part = gz_bytes(raw + cuts[k], cuts[k + 1] - cuts[k], &n);
+        cat = realloc(cat, cat_len + n);
+        assert_non_null(cat);
+        memcpy(cat + cat_len, part, n);
+        if (k == 2) third = cat_len;
+        cat_len += n;
+        free(part);
+    }
+    struct vaei_idx idx;
+    assert_int_equal(idx_both(cat, cat_len, UINT64_MAX, &idx), VAE_OK);
+    assert_int_equal(idx.count, 6 * 49);
+    assert_memory_equal(idx.data, raw + 16, 6 * 49);
+    free(idx.data);
+    /* A damaged middle member (its CRC-32), and a last member cut short. */
+    cat[third - 8] ^= 0x10;
+    assert_int_equal(idx_both(cat, cat_len, UINT64_MAX, NULL), VAE_ERR_FORMAT);
+    assert_non_null(strstr(vae_last_error(), "incorrect data check"));
+    cat[third - 8] ^= 0x10;
+    assert_int_equal(idx_both(cat, cat_len - 3, UINT64_MAX, NULL), VAE_ERR_FORMAT);
+    assert_non_null(strstr(vae_last_error(), "truncated"));
+    free(cat);
+    free(raw);
+}
+
+/* Every proper prefix of a file fails; every one-byte change either fails
+ * or (in fields gzip does not protect: time stamp, flags of the OS) gives
+ * the very same data. */
+static void test_every_cut_and_flip(void **state)
+{
+    (void)state;
+    size_t raw_len, gz_len;
+    uint8_t *raw = make_images(3, 4, 5, 0, &raw_len);
+    uint8_t *gz = gz_bytes(raw, raw_len, &gz_len);
+    const uint8_t *files[2] = {raw, gz};
+    const size_t lens[2] = {raw_len, gz_len};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *copy = malloc(lens[k]);
+        assert_non_null(copy);
+        for (size_t cut = 0; cut < lens[k]; cut++) {
+            const vae_status s = idx_both(files[k], cut, UINT64_MAX, NULL);
+            if (s != VAE_ERR_FORMAT)
+                fail_msg("%s cut to %zu bytes: status %d", k ? "gzip" : "raw", cut, s);
+        }
+        for (size_t i = 0; i < lens[k]; i++) {
+            for (int bit = 0; bit < 8; bit += 7) {
+                memcpy(copy, files[k], lens[k]);
+                copy[i] ^= (uint8_t)(1u << bit);
+                struct vaei_idx idx;
+                const vae_status s = idx_both(copy, lens[k], UINT64_MAX, &idx);
+                if (s == VAE_OK) {
+                    /* raw: a changed pixel; gzip: an unprotected header field */
+                    if (k == 0) assert_true(i >= 16);
+                    assert_int_equal(idx.count, 60);
+                    if (k == 1) assert_memory_equal(idx.data, raw + 16, 60);
+                    free(idx.data);
+                } else if (s != VAE_ERR_FORMAT && s != VAE_ERR_LIMIT) {
+                    fail_msg("%s, byte %zu bit %d: status %d", k ? "gzip" : "raw", i, bit, s);
+                }
+            }
+        }
+        free(copy);
+    }
+    free(gz);
+    free(raw);
+}
+
+static void test_idx_read_mem(void **state)
+{
+    (void)state;
+    struct vaei_idx idx = {.ndims = 9};
+    assert_int_equal(vaei_idx_read_mem(NULL, 0, "nothing", UINT64_MAX, &idx), VAE_ERR_FORMAT);
+    assert_string_equal(vae_last_error(), "nothing: truncated header: 0 of 4 bytes");
+    assert_int_equal(idx.ndims, 9);
+    assert_int_equal(vaei_idx_read_mem(NULL, 1, "x", UINT64_MAX, &idx), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vaei_idx_read_mem("", 0, NULL, UINT64_MAX, &idx), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vaei_idx_read_mem("", 0, "x", UINT64_MAX, NULL), VAE_ERR_INVALID_ARGUMENT);
+    /* The bundled files: the same bytes through both paths. */
+    size_t len;
+    uint8_t *gz = slurp(TEST_LABELS, &len);
+    assert_int_equal(idx_both(gz, len, UINT64_MAX, &idx), VAE_OK);
+    assert_int_equal(idx.ndims, 1);
+    assert_int_equal(idx.dims[0], 2000);
+    free(idx.data);
+    free(gz);
+}
+
 /* ---- in-memory constructors -------------------------------------------- */
 
 static void test_from_u8_copy_and_borrow(void **state)
@@ -929,6 +1178,11 @@ int main(void)
         cmocka_unit_test(test_corrupt_gzip),
         cmocka_unit_test(test_truncated_gzip),
         cmocka_unit_test(test_idx_read_direct),
+        cmocka_unit_test(test_gzip_trailer_cut_at_16k),
+        cmocka_unit_test(test_gzip_trailing_junk),
+        cmocka_unit_test(test_gzip_members),
+        cmocka_unit_test(test_every_cut_and_flip),
+        cmocka_unit_test(test_idx_read_mem),
         cmocka_unit_test(test_from_u8_copy_and_borrow),
         cmocka_unit_test(test_from_f32_copy_and_borrow),
         cmocka_unit_test(test_from_f32_rejects_non_finite),

@@ -214,6 +214,58 @@ static void test_bernoulli_refuses_out_of_range(void **state)
     vae_model_free(m);
 }
 
+/* The encoder's log-variance is clamped to [logvar_min, logvar_max], so
+ * exp() of it cannot overflow, whatever the weights: here the head's
+ * log-variance biases are pushed far out both ways. The clamped values lie
+ * inside the range as set even where the bounds are not floats (-1e-300
+ * used to round to -0.0, above the maximum; found by the fuzzer). */
+static void test_logvar_clamp(void **state)
+{
+    (void)state;
+    const double bounds[][2] = {{-30, 20}, {-80, 80}, {-2.5, 1e-7}, {-1, -1e-300}};
+    float x[2 * 784];
+    ASSERT_OK(vae_dataset_get(train_set, 0, 2, x, NULL));
+    for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; k++) {
+        vae_model *m = small_model(16, 2, 0, 1);
+        ASSERT_OK(vae_model_set(m, VAE_PARAM_LOGVAR_MIN, bounds[k][0]));
+        ASSERT_OK(vae_model_set(m, VAE_PARAM_LOGVAR_MAX, bounds[k][1]));
+        size_t off, cols;
+        ASSERT_OK(vae_model_tensor_info(m, 3, NULL, NULL, &cols, &off)); /* encoder.head.bias */
+        assert_int_equal(cols, 4); /* [mu | logvar], L = 2 */
+        float *p = vae_model_params(m);
+        p[off + 2] = 1e30f;  /* logvar[0] far above */
+        p[off + 3] = -1e30f; /* logvar[1] far below */
+        float mu[4], lv[4];
+        ASSERT_OK(vae_model_encode(m, x, NULL, 2, mu, lv));
+        for (size_t i = 0; i < 4; i++) {
+            assert_true(lv[i] >= bounds[k][0] && lv[i] <= bounds[k][1]);
+            assert_true(isfinite(expf(lv[i])) && isfinite(expf(0.5f * lv[i])));
+        }
+        /* Each clamped value is the nearest float inside the bound. */
+        assert_true(nextafterf(lv[0], INFINITY) > bounds[k][1]);
+        assert_true(nextafterf(lv[1], -INFINITY) < bounds[k][0]);
+        vae_loss loss;
+        ASSERT_OK(vae_model_backward(m, x, NULL, 2, &loss));
+        assert_true(isfinite(loss.total));
+        vae_model_free(m);
+    }
+    /* The range itself is checked: [-80, 80], min below max, with a float
+     * between them. */
+    double lo, hi;
+    ASSERT_OK(vae_param_bounds(VAE_PARAM_LOGVAR_MAX, &lo, &hi));
+    assert_true(lo == -80 && hi == 80);
+    vae_config *cfg = NULL;
+    ASSERT_OK(vae_config_create(&cfg));
+    assert_int_equal(vae_config_set(cfg, VAE_PARAM_LOGVAR_MAX, 81), VAE_ERR_INVALID_ARGUMENT);
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_LOGVAR_MIN, 1e-300));
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_LOGVAR_MAX, 2e-300));
+    vae_model *m = NULL;
+    assert_int_equal(vae_model_create(&m, cfg), VAE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vae_last_error(), "no float32"));
+    assert_null(m);
+    vae_config_free(cfg);
+}
+
 static int stop_after_three(void *user, size_t batch, size_t batches, const vae_loss *loss)
 {
     (void)batches;
@@ -304,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_non_finite_step_changes_nothing),
         cmocka_unit_test(test_bernoulli_refuses_out_of_range),
+        cmocka_unit_test(test_logvar_clamp),
         cmocka_unit_test(test_progress_can_cancel),
         cmocka_unit_test(test_conditional_training),
         cmocka_unit_test(test_evaluate_is_repeatable),

@@ -12,6 +12,10 @@ packages="$packages abigail-tools binutils doxygen groff-base git iproute2"
 packages="$packages libopenmpi-dev openmpi-bin"
 # The NEON kernels: an aarch64 cross compiler and qemu-user to run its tests.
 packages="$packages gcc-aarch64-linux-gnu qemu-user"
+# Hardening checks (docs/robustness.md): clang with its runtimes for
+# libFuzzer (libclang_rt.fuzzer lives in libclang-rt-14-dev), valgrind.
+# gcc's ASan, UBSan and TSan runtimes come with gcc itself.
+packages="$packages clang libclang-rt-14-dev valgrind"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

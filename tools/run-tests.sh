@@ -28,3 +28,31 @@ done
 
 # The NEON level, cross-compiled for aarch64 and run under qemu-user.
 sh tools/test-neon.sh
+# ---- Hardening (docs/robustness.md): sanitizers, valgrind, fuzzing ----------
+# Each build has its own directory beside build/; every step must be clean.
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the whole suite, every
+# report fatal (-fno-sanitize-recover; LeakSanitizer runs at exit).
+# b_lundef=false: the sanitizer runtimes are not linked into libvae.so.
+[ -d build-asan ] || meson setup build-asan -Dbuildtype=debugoptimized \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+ninja -C build-asan
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-asan --print-errorlogs --timeout-multiplier=3
+
+# valgrind memcheck, leaks as errors (tests/meson.build, setup 'valgrind':
+# one OpenBLAS thread, quick sizes, the number-crunching 'slow' suite left
+# to the sanitizers), then vae-train on every hostile file under memcheck.
+meson test -C build --setup valgrind --print-errorlogs
+VAE_TEST_VALGRIND=1 OPENBLAS_NUM_THREADS=1 meson test -C build --suite hostile --print-errorlogs
+
+# ThreadSanitizer on the concurrency test. -Dblas=none: TSan sees only
+# instrumented code, and OpenBLAS's worker threads and their spin-waits are
+# not; the portable kernel keeps every access of the library in view.
+[ -d build-tsan ] || meson setup build-tsan -Dbuildtype=debugoptimized -Db_sanitize=thread \
+    -Dblas=none -Dexamples=false
+ninja -C build-tsan
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite concurrency --print-errorlogs
+
+# libFuzzer (clang): each target FUZZ_SECONDS (60) from its seed corpus.
+sh tools/fuzz.sh

@@ -15,6 +15,15 @@
  *  - Threading: one handle is used by one thread at a time; distinct handles
  *    may be used from distinct threads concurrently. The global settings
  *    (backend, threads, log callback) are process-wide.
+ *    In detail (docs/robustness.md): a model and its optimizer count as one
+ *    handle. A dataset is only read by training, evaluation, get and batch,
+ *    so several threads may use one dataset at once as long as none calls
+ *    vae_dataset_shuffle() on it. vae_backend_select(), vae_set_threads()
+ *    and vae_set_sgemm() are set-up calls: make them while no other thread
+ *    is inside libvae. vae_log_set() may be called at any time, and the
+ *    callback may run on any thread that uses libvae. vae_last_error() is
+ *    per thread. A run gives the same bits whether other threads train
+ *    other models at the same time or not.
  *  - The library never prints and never exits. Diagnostics go to the log
  *    callback set with vae_log_set().
  *
@@ -158,6 +167,13 @@ typedef enum vae_kl_schedule {
  * created; objective parameters may also be changed on a live model with
  * vae_model_set(). Values are passed as double; integer parameters must hold
  * integral values. vae_param_bounds() gives each valid range.
+ *
+ * The encoder's log-variance is clamped to [LOGVAR_MIN, LOGVAR_MAX], each
+ * settable within [-80, 80] with LOGVAR_MIN < LOGVAR_MAX: so exp(logvar)
+ * <= e^80 ~ 5.5e34 stays below FLT_MAX (3.4e38) and the KL and z = mu +
+ * exp(logvar/2) eps stay finite whatever the weights. The bounds apply as
+ * float32 rounded inwards (a range holding no float32 is refused). Where
+ * the clamp binds, the log-variance gets no gradient through z.
  */
 typedef enum vae_param {
     /* architecture */
@@ -176,8 +192,8 @@ typedef enum vae_param {
     VAE_PARAM_FREE_BITS = 24,      /**< floor on the batch-mean KL per latent dimension, nats; default 0 */
     VAE_PARAM_BINARIZE = 25,       /**< 1: sample x ~ Bernoulli(x) per batch in training; default 0 */
     VAE_PARAM_GAUSSIAN_LOGVAR = 26,/**< log-variance of the fixed Gaussian likelihood (initial value if learned); default 0 */
-    VAE_PARAM_LOGVAR_MIN = 27,     /**< encoder log-variance clamped below at this; default -30 */
-    VAE_PARAM_LOGVAR_MAX = 28,     /**< encoder log-variance clamped above at this; default 20 */
+    VAE_PARAM_LOGVAR_MIN = 27,     /**< encoder log-variance clamped below at this, in [-80, 80]; default -30 */
+    VAE_PARAM_LOGVAR_MAX = 28,     /**< encoder log-variance clamped above at this, in [-80, 80]; default 20 */
     VAE_PARAM_EVAL_USE_MEAN = 29   /**< 1: evaluation decodes z = mean instead of a sample; default 0 */
 } vae_param;
 
@@ -367,6 +383,10 @@ typedef int (*vae_progress_fn)(void *user, size_t batch, size_t batches, const v
  *                      may be NULL.
  * With a collective set (vae_optimizer_set_collective()), batch is per
  * worker and the workers share each epoch's order, losses and stop requests.
+ * @return VAE_ERR_NUMERIC when a step's loss or gradient is not finite: the
+ *         epoch stops there, that step changed nothing (parameters,
+ *         optimizer state, step count), the steps before it stay applied,
+ *         and the epoch count does not advance.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt,
@@ -698,14 +718,17 @@ enum {
 /**
  * Load IDX files (MNIST layout; raw or gzip, recognised by content). Pixels
  * are unsigned bytes scaled to [0,1]; a file of [n x rows x cols] gives
- * samples of rows*cols floats.
+ * samples of rows*cols floats. A gzip file may hold several members (as
+ * gzip(1) concatenates them); every member's CRC-32 and length are checked
+ * and nothing else may follow the last one.
  * @param[in] images_path IDX file of unsigned bytes, 2 or more dimensions.
  * @param[in] labels_path IDX file of n unsigned-byte labels, or NULL.
  * @param[in] max_bytes   refuse data sets whose pixels would take more than
  *                        this many bytes (0: the library's cap, 4 GiB).
  * @param[out] out free with vae_dataset_free().
  * @return VAE_ERR_IO, VAE_ERR_FORMAT (bad magic, truncated, corrupt gzip,
- *         trailing bytes), VAE_ERR_MISMATCH (label count), VAE_ERR_LIMIT.
+ *         trailing bytes, bytes after the gzip stream), VAE_ERR_MISMATCH
+ *         (label count), VAE_ERR_LIMIT.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_dataset_load_idx(vae_dataset **out,

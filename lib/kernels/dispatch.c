@@ -60,6 +60,11 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const vaei_kernels *active;
 static int threads = 1; /* online CPUs after init(): what the BLAS pools use by default */
 
+/* The host's sgemm: fn and user change together under custom_lock, so a
+ * GEMM never pairs one's function with the other's argument. custom_on lets
+ * the built-in backends skip the lock. */
+static pthread_mutex_t custom_lock = PTHREAD_MUTEX_INITIALIZER;
+static int custom_on;
 static struct {
     vae_sgemm_fn fn;
     void *user;
@@ -120,7 +125,7 @@ const char *vae_backend_name(size_t i)
 const char *vae_backend_active(void)
 {
     const vaei_kernels *k = vaei_kernels_active();
-    return __atomic_load_n(&custom.fn, __ATOMIC_ACQUIRE) ? "custom" : k->name;
+    return __atomic_load_n(&custom_on, __ATOMIC_ACQUIRE) ? "custom" : k->name;
 }
 
 vae_status vae_backend_select(const char *name)
@@ -136,8 +141,11 @@ vae_status vae_backend_select(const char *name)
 
 void vae_set_sgemm(vae_sgemm_fn fn, void *user)
 {
-    __atomic_store_n(&custom.user, user, __ATOMIC_RELAXED);
-    __atomic_store_n(&custom.fn, fn, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&custom_lock);
+    custom.fn = fn;
+    custom.user = user;
+    __atomic_store_n(&custom_on, fn != NULL, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&custom_lock);
 }
 
 vae_status vae_set_threads(int n)
@@ -166,9 +174,15 @@ vae_status vaei_gemm(vae_transpose ta, vae_transpose tb, size_t m, size_t n, siz
                      float beta, float *c, size_t ldc)
 {
     const vaei_kernels *kern = vaei_kernels_active();
-    const vae_sgemm_fn fn = __atomic_load_n(&custom.fn, __ATOMIC_ACQUIRE);
+    vae_sgemm_fn fn = NULL;
+    void *user = NULL;
+    if (__atomic_load_n(&custom_on, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&custom_lock);
+        fn = custom.fn;
+        user = custom.user;
+        pthread_mutex_unlock(&custom_lock);
+    }
     if (fn) {
-        void *user = __atomic_load_n(&custom.user, __ATOMIC_RELAXED);
         if (fn(user, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) != 0)
             return vaei_fail(VAE_ERR_CALLBACK, "the host's sgemm callback failed (%zux%zux%zu)", m, n, k);
         return VAE_OK;
