@@ -285,13 +285,14 @@ static vae_status side_forward(vae_model *m, const vaei_layer *ly, size_t nl, fl
 vae_status vaei_encoder_forward(vae_model *m, const float *x, size_t ldx, size_t n)
 {
     VAEI_TRY(side_forward(m, m->enc, m->n_enc, m->ws.enc, x, ldx, n));
-    /* Clamp the log-variance so exp() stays finite; documented range. */
+    /* Clamp the log-variance so exp() stays finite; documented range. The
+     * comparisons (not fminf/fmaxf) let a NaN through to the loss check. */
     float lo, hi;
     vaei_logvar_bounds(&m->cfg, &lo, &hi);
     float *S = m->ws.enc[m->n_enc - 1];
     for (size_t i = 0; i < n; i++) {
         float *lv = S + i * 2 * m->L + m->L;
-        for (size_t k = 0; k < m->L; k++) lv[k] = fminf(fmaxf(lv[k], lo), hi);
+        for (size_t k = 0; k < m->L; k++) lv[k] = lv[k] < lo ? lo : lv[k] > hi ? hi : lv[k];
     }
     return VAE_OK;
 }

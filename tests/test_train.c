@@ -180,6 +180,21 @@ static void test_non_finite_step_changes_nothing(void **state)
     p[off] = 0.0f;
     ASSERT_OK(vae_model_train_step(m, opt, x, NULL, 4, NULL));
     assert_int_equal(vae_model_steps(m), steps + 1);
+
+    /* A NaN in a hidden ReLU layer's weights or in the log-variance column of
+     * the head is not swallowed by the activation or the clamp either. */
+    size_t hidden_off, head_off, head_cols;
+    ASSERT_OK(vae_model_tensor_info(m, 0, NULL, NULL, NULL, &hidden_off));
+    ASSERT_OK(vae_model_tensor_info(m, 2, NULL, NULL, &head_cols, &head_off));
+    const size_t nan_at[] = {hidden_off + 3, head_off + head_cols / 2};
+    for (size_t t = 0; t < 2; t++) {
+        const float keep = p[nan_at[t]];
+        p[nan_at[t]] = NAN;
+        memcpy(saved, p, n * sizeof *p);
+        assert_int_equal(vae_model_train_step(m, opt, x, NULL, 4, NULL), VAE_ERR_NUMERIC);
+        assert_memory_equal(p, saved, n * sizeof *p);
+        p[nan_at[t]] = keep;
+    }
     free(saved);
     vae_optimizer_free(opt);
     vae_model_free(m);

@@ -15,7 +15,12 @@ static void bias_act(float *h, size_t n, size_t w, const float *b, int act, floa
         float *r = h + i * w;
         switch (act) {
         case VAE_ACTIVATION_RELU:
-            for (size_t j = 0; j < w; j++) r[j] = fmaxf(r[j] + b[j], 0.0f);
+            /* a < 0 ? 0 : a, not fmaxf: a NaN must reach the loss, where the
+             * step reports it, instead of vanishing into a 0. */
+            for (size_t j = 0; j < w; j++) {
+                const float a = r[j] + b[j];
+                r[j] = a < 0.0f ? 0.0f : a;
+            }
             break;
         case VAE_ACTIVATION_TANH:
             for (size_t j = 0; j < w; j++) r[j] = tanhf(r[j] + b[j]);

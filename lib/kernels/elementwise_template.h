@@ -103,7 +103,10 @@ INLINE vf act_vec(vf a, int act, vf slope)
 {
     switch (act) {
     case VAE_ACTIVATION_RELU:
-        return vmax(a, vzero()); /* fmaxf(a, 0): NaN gives 0 in both */
+        /* a < 0 ? 0 : a: vmax returns its second operand when either is
+         * NaN (x86 maxps; vec_neon.h's select does the same), so a NaN
+         * passes through, as in the reference, and -0 stays -0. */
+        return vmax(vzero(), a);
     case VAE_ACTIVATION_LEAKY_RELU:
         return vselect(vgt(a, vzero()), a, vmul(slope, a));
     case VAE_ACTIVATION_SOFTPLUS:
