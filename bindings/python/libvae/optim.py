@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from ctypes import byref, c_double
 from typing import Any, Callable, Optional, Tuple, Union
 
@@ -133,7 +134,9 @@ class Optimizer(Owner):
         """
         h = self._h.get()
         if allreduce is None:
-            check(lib().vae_optimizer_set_collective(h, None, None, None, 0, 1))
+            check(lib().vae_optimizer_set_collective(h, ctypes.cast(None, _capi.allreduce_fn),
+                                                     ctypes.cast(None, _capi.broadcast_fn),
+                                                     None, 0, 1))
             self._collective = None
             return
         if broadcast is None:
