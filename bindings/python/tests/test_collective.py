@@ -5,13 +5,19 @@ broadcast over a barrier (tests/test_collective.c does the same in C)."""
 from __future__ import annotations
 
 import gc
+import os
+import re
+import shutil
+import subprocess
+import sys
 import threading
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 import pytest
 
 import libvae
+from conftest import ROOT
 from libvae import Status, VaeError
 
 U = 2.0 ** -24  # float32 unit roundoff
@@ -289,3 +295,42 @@ def test_bad_arguments() -> None:
         with pytest.raises(VaeError) as e:
             opt.set_collective("not callable", ok[1], 0, 1)  # type: ignore[arg-type]
         assert e.value.status == Status.INVALID_ARGUMENT
+
+
+MPI_PROLOGUE = """
+import numpy as np, libvae
+libvae.set_threads(1)
+d = {data!r} + "/"
+train = libvae.Dataset.from_idx(d + "t10k-images-idx3-ubyte.gz")
+from mpi4py import MPI
+model = libvae.Model(latent_dim=2, hidden=32, seed=1 + MPI.COMM_WORLD.Get_rank())
+adam = libvae.Adam(model)
+"""
+
+MPI_EPILOGUE = """
+params = MPI.COMM_WORLD.gather(model.params.copy(), root=0)
+if MPI.COMM_WORLD.Get_rank() == 0:
+    print(model.steps, all(np.array_equal(params[0], p) for p in params))
+"""
+
+
+def test_readme_mpi4py_example(data_dir: Any, tmp_path: Any) -> None:
+    """The README's mpi4py block, run by 2 MPI workers: they take the same
+    steps and end with identical models (skipped without mpi4py or mpirun)."""
+    pytest.importorskip("mpi4py")
+    mpirun = shutil.which("mpirun")
+    if mpirun is None:
+        pytest.skip("no mpirun")
+    readme = (ROOT / "bindings" / "python" / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+                 if "from mpi4py import MPI" in b)
+    script = tmp_path / "workers.py"
+    script.write_text(MPI_PROLOGUE.format(data=str(data_dir)) + block + MPI_EPILOGUE)
+    package = os.path.dirname(os.path.dirname(libvae.__file__))
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")])),
+               LIBVAE_LIBRARY=libvae._capi.find_library())
+    r = subprocess.run([mpirun, "-np", "2", "--oversubscribe", sys.executable, str(script)],
+                       capture_output=True, text=True, timeout=240, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["16", "True"], r.stdout  # 2000 images / (2 x 64) per step
