@@ -37,40 +37,38 @@ class ThreadGroup:
         self.fail = fail
         self.calls: List[Tuple[int, str, Any, int]] = []  # (rank, what, dtype, size)
 
-    def _guard(self, fn: Callable[[], None]) -> None:
+    def _exchange(self, rank: int, what: str, buf: np.ndarray,
+                  result: Callable[[List[np.ndarray]], Optional[np.ndarray]]) -> None:
+        """Leave buf, wait for every worker's, compute this worker's result
+        from them, wait until all have read, then write it into buf."""
         try:
-            fn()
+            self.calls.append((rank, what, buf.dtype, buf.size))
+            if self.fail:
+                self.fail(rank, what, buf)
+            self.bufs[rank] = buf
+            self.barrier.wait()
+            out = result(self.bufs)
+            self.barrier.wait()  # every worker has read every buffer
+            if out is not None:
+                buf[...] = out
         except BaseException:
             self.barrier.abort()
             raise
 
     def callbacks(self, rank: int) -> Tuple[Callable[[np.ndarray], None],
                                             Callable[[np.ndarray, int], None]]:
+        def total(bufs: List[np.ndarray]) -> np.ndarray:
+            s = bufs[0].copy()
+            for b in bufs[1:]:
+                s += b
+            return s
+
         def allreduce(buf: np.ndarray) -> None:
-            def run() -> None:
-                self.calls.append((rank, "allreduce", buf.dtype, buf.size))
-                if self.fail:
-                    self.fail(rank, "allreduce", buf)
-                self.bufs[rank] = buf
-                self.barrier.wait()
-                total = self.bufs[0].copy()
-                for b in self.bufs[1:]:
-                    total += b
-                self.barrier.wait()  # every worker has read every buffer
-                buf[...] = total
-            self._guard(run)
+            self._exchange(rank, "allreduce", buf, total)
 
         def broadcast(buf: np.ndarray, root: int) -> None:
-            def run() -> None:
-                self.calls.append((rank, "broadcast", buf.dtype, buf.size))
-                if self.fail:
-                    self.fail(rank, "broadcast", buf)
-                self.bufs[rank] = buf
-                self.barrier.wait()
-                if rank != root:
-                    buf[...] = self.bufs[root]
-                self.barrier.wait()
-            self._guard(run)
+            self._exchange(rank, "broadcast", buf,
+                           lambda bufs: None if rank == root else bufs[root].copy())
 
         return allreduce, broadcast
 
