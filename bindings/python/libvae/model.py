@@ -10,8 +10,8 @@ import os
 import sys
 import threading
 from ctypes import byref, c_char_p, c_double, c_size_t
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional,
+                    Sequence, Tuple, Union, overload)
 
 import numpy as np
 
@@ -541,6 +541,18 @@ class Model(Owner):
         return (o, z) if return_z else o
 
     # -- evaluation and exploration --------------------------------------------
+
+    @overload
+    def iwae(self, dataset: "Dataset", k: int, seed: int = ...,
+             per_image: Literal[False] = ...) -> float: ...
+
+    @overload
+    def iwae(self, dataset: "Dataset", k: int, seed: int = ..., *,
+             per_image: Literal[True]) -> Tuple[float, np.ndarray, np.ndarray]: ...
+
+    @overload
+    def iwae(self, dataset: "Dataset", k: int, seed: int, per_image: Literal[True]
+             ) -> Tuple[float, np.ndarray, np.ndarray]: ...
 
     def iwae(self, dataset: "Dataset", k: int, seed: int = 1, per_image: bool = False
              ) -> Union[float, Tuple[float, np.ndarray, np.ndarray]]:
