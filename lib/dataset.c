@@ -9,22 +9,18 @@
 #include "dataset.h"
 #include "error.h"
 #include "idx.h"
+#include "kernels/elementwise.h"
 #include "rng.h"
 
 #define MAX_LABEL 65535
 
-/* x = v * (1/255) in float: one rounding of one product, so a byte maps to
- * the same float wherever it is converted. */
-static inline float u8_to_float(uint8_t v)
-{
-    return (float)v * (1.0f / 255.0f);
-}
-
 static void row_to_float(const vae_dataset *ds, size_t i, float *dst)
 {
     if (ds->u8) {
-        const uint8_t *src = ds->u8 + i * ds->dim;
-        for (size_t j = 0; j < ds->dim; j++) dst[j] = u8_to_float(src[j]);
+        /* x = v * (1/255) in float: one rounding of one product, so a byte
+         * maps to the same float wherever (and by whichever level) it is
+         * converted. */
+        vaei_u8_to_float(dst, ds->u8 + i * ds->dim, ds->dim);
     } else {
         memcpy(dst, ds->f32 + i * ds->dim, ds->dim * sizeof *dst);
     }
@@ -33,6 +29,10 @@ static void row_to_float(const vae_dataset *ds, size_t i, float *dst)
 void vaei_dataset_gather(const vae_dataset *ds, const size_t *idx, size_t count, float *x,
                          size_t ldx)
 {
+    if (ds->u8) { /* the same conversion as row_to_float, threaded */
+        vaei_gather_u8(x, ldx, ds->u8, ds->dim, idx, count);
+        return;
+    }
     for (size_t k = 0; k < count; k++) row_to_float(ds, idx[k], x + k * ldx);
 }
 

@@ -4,26 +4,13 @@
 #include <math.h>
 
 #include "elbo.h"
+#include "kernels/elementwise.h"
 
 double vaei_recon_bernoulli(size_t n, size_t d, const float *x, size_t ldx, const float *l,
                             float *dl, float scale)
 {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        const float *xi = x + i * ldx, *li = l + i * d;
-        float *di = dl ? dl + i * d : NULL;
-        for (size_t j = 0; j < d; j++) {
-            /* e = exp(-|l|) gives both softplus(l) = max(l,0) + log1p(e)
-             * and sigmoid(l) without overflow. */
-            const float lj = li[j], e = expf(-fabsf(lj));
-            sum += (double)(fmaxf(lj, 0.0f) + log1pf(e) - xi[j] * lj);
-            if (di) {
-                const float sig = (lj >= 0.0f ? 1.0f : e) / (1.0f + e);
-                di[j] = scale * (sig - xi[j]);
-            }
-        }
-    }
-    return sum;
+    /* softplus(l) - x l and its gradient, vectorised (lib/kernels). */
+    return vaei_bce_logits(n, d, x, ldx, l, dl, scale);
 }
 
 double vaei_recon_gaussian(size_t n, size_t d, const float *x, size_t ldx, const float *mu,

@@ -243,76 +243,6 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Activations                                                              */
-/* ------------------------------------------------------------------------ */
-
-/* h = act(h + b) over rows [n x w], in place. */
-static void bias_act(float *h, size_t n, size_t w, const float *b, int act, float slope)
-{
-    for (size_t i = 0; i < n; i++) {
-        float *r = h + i * w;
-        switch (act) {
-        case VAE_ACTIVATION_RELU:
-            for (size_t j = 0; j < w; j++) r[j] = fmaxf(r[j] + b[j], 0.0f);
-            break;
-        case VAE_ACTIVATION_TANH:
-            for (size_t j = 0; j < w; j++) r[j] = tanhf(r[j] + b[j]);
-            break;
-        case VAE_ACTIVATION_LEAKY_RELU:
-            for (size_t j = 0; j < w; j++) {
-                const float a = r[j] + b[j];
-                r[j] = a > 0.0f ? a : slope * a;
-            }
-            break;
-        case VAE_ACTIVATION_ELU:
-            for (size_t j = 0; j < w; j++) {
-                const float a = r[j] + b[j];
-                r[j] = a > 0.0f ? a : expm1f(a);
-            }
-            break;
-        case VAE_ACTIVATION_SOFTPLUS:
-            /* log(1 + e^a) = max(a, 0) + log1p(e^-|a|) */
-            for (size_t j = 0; j < w; j++) {
-                const float a = r[j] + b[j];
-                r[j] = fmaxf(a, 0.0f) + log1pf(expf(-fabsf(a)));
-            }
-            break;
-        default:
-            for (size_t j = 0; j < w; j++) r[j] += b[j];
-        }
-    }
-}
-
-static void bias_only(float *h, size_t n, size_t w, const float *b)
-{
-    bias_act(h, n, w, b, -1, 0.0f);
-}
-
-/* g *= act'(a), written in terms of the output h = act(a), which is what
- * the forward pass kept: relu' = [h > 0], tanh' = 1 - h^2,
- * elu' = h > 0 ? 1 : h + 1, softplus' = sigmoid(a) = 1 - exp(-h). */
-static void act_backward(float *g, const float *h, size_t count, int act, float slope)
-{
-    switch (act) {
-    case VAE_ACTIVATION_RELU:
-        for (size_t i = 0; i < count; i++) g[i] = h[i] > 0.0f ? g[i] : 0.0f;
-        break;
-    case VAE_ACTIVATION_TANH:
-        for (size_t i = 0; i < count; i++) g[i] *= 1.0f - h[i] * h[i];
-        break;
-    case VAE_ACTIVATION_LEAKY_RELU:
-        for (size_t i = 0; i < count; i++) g[i] *= h[i] > 0.0f ? 1.0f : slope;
-        break;
-    case VAE_ACTIVATION_ELU:
-        for (size_t i = 0; i < count; i++) g[i] *= h[i] > 0.0f ? 1.0f : h[i] + 1.0f;
-        break;
-    case VAE_ACTIVATION_SOFTPLUS:
-        for (size_t i = 0; i < count; i++) g[i] *= -expm1f(-h[i]);
-        break;
-    }
-}
-
-/* ------------------------------------------------------------------------ */
 /* Forward                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -340,10 +270,11 @@ static vae_status side_forward(vae_model *m, const vaei_layer *ly, size_t nl, fl
     for (size_t l = 0; l < nl; l++) {
         VAEI_TRY(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, n, ly[l].out, ly[l].in, 1.0f, in, ldin,
                            m->params + ly[l].w, ly[l].out, 0.0f, h[l], ly[l].out));
-        if (l + 1 < nl)
-            bias_act(h[l], n, ly[l].out, m->params + ly[l].b, act, slope);
-        else
-            bias_only(h[l], n, ly[l].out, m->params + ly[l].b);
+        /* h = act(h + b); the output layer takes the bias alone (act -1).
+         * The kernels write every activation's derivative in terms of its
+         * output h (lib/kernels/elementwise_ref.c): relu' = [h > 0],
+         * tanh' = 1 - h^2, elu' = h + 1 below 0, softplus' = 1 - exp(-h). */
+        vaei_bias_act(h[l], n, ly[l].out, m->params + ly[l].b, l + 1 < nl ? act : -1, slope);
         in = h[l];
         ldin = ly[l].out;
     }
@@ -404,14 +335,6 @@ double vaei_kl_weight(const vae_model *m)
     }
 }
 
-/* Bias gradient: column sums of g [n x w]. */
-static void bias_grad(float *db, const float *g, size_t n, size_t w)
-{
-    for (size_t j = 0; j < w; j++) db[j] = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < w; j++) db[j] += g[i * w + j];
-}
-
 /* Back through one side, from g = d objective / d output of its last layer.
  * Leaves in *g the gradient with respect to the first `keep` columns of the
  * side's input (keep 0: not needed). *spare is the other ping-pong buffer. */
@@ -427,13 +350,13 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
         /* dW = x^T g, db = colsum(g) */
         VAEI_TRY(vaei_gemm(VAE_TRANS, VAE_NO_TRANS, ly[l].in, ly[l].out, n, 1.0f, x, ldx, *g,
                            ly[l].out, 0.0f, m->grads + ly[l].w, ly[l].out));
-        bias_grad(m->grads + ly[l].b, *g, n, ly[l].out);
+        vaei_col_sums(m->grads + ly[l].b, *g, n, ly[l].out);
         const size_t width = l ? ly[l].in : keep;
         if (width == 0) continue;
         /* dx = g W^T (only the first `width` rows of W when l == 0) */
         VAEI_TRY(vaei_gemm(VAE_NO_TRANS, VAE_TRANS, n, width, ly[l].out, 1.0f, *g, ly[l].out,
                            m->params + ly[l].w, ly[l].out, 0.0f, *spare, width));
-        if (l) act_backward(*spare, h[l - 1], n * width, act, slope);
+        if (l) vaei_act_backward(*spare, h[l - 1], n * width, act, slope);
         float *t = *g;
         *g = *spare;
         *spare = t;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "kernels/elementwise.h"
 #include "model.h"
 #include "optim.h"
 
@@ -100,13 +101,8 @@ static void adam(vae_optimizer *o, float *p, const float *g)
     const double t = (double)o->t;
     const float step = (float)(hp[VAE_OPTIM_LR] / (1.0 - pow(hp[VAE_OPTIM_BETA1], t)));
     const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(hp[VAE_OPTIM_BETA2], t)));
-    float *m = o->m, *v = o->v;
-    for (size_t i = 0; i < o->n; i++) {
-        const float gi = g[i] + wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        p[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    const vaei_adam_args args = {p, o->m, o->v, g, b1, b2, wd, eps, step, inv_sqrt_bc2};
+    vaei_adam(&args, o->n); /* lib/kernels: vectorised and threaded, same bits */
 }
 
 /* SGD as PyTorch: g += wd p; buf = mu buf + g (buf = g at t = 1); p -= lr buf. */

@@ -46,6 +46,7 @@ static vae_status check_finite(const vae_model *m, const vae_loss *loss)
     VAEI_CHECK(isfinite(loss->objective) && isfinite(loss->total), VAE_ERR_NUMERIC,
                "step %llu: the loss is not finite (recon %g, kl %g)",
                (unsigned long long)m->steps, loss->recon, loss->kl);
+    if (vaei_all_finite(m->grads, m->n_params)) return VAE_OK; /* the fast path */
     for (size_t i = 0; i < m->n_params; i++)
         VAEI_CHECK(isfinite(m->grads[i]), VAE_ERR_NUMERIC,
                    "step %llu: the gradient of parameter %zu is not finite",

@@ -1,7 +1,9 @@
 /*
  * Every GEMM backend usable here against a double-precision reference, on
  * random shapes (odd sizes, both transposes, leading dimensions wider than
- * the matrices, alpha and beta variations). The tolerance is the classical
+ * the matrices, alpha and beta variations), on 1 to 3 threads, each level
+ * selected by name and, in the runs meson makes with VAE_BACKEND set, forced
+ * from the start. The tolerance is the classical
  * bound on a float32 dot product of length k:
  *     |c - c_exact| <= (k + 2) u (|alpha| sum_p |a_ip b_pj| + |beta c_ij|),
  * u = 2^-24, which holds for any summation order, blocked or fused.
@@ -84,16 +86,18 @@ static double one_case(vaei_rng *r, size_t m, size_t n, size_t k, vae_transpose 
     return worst;
 }
 
-static void run_backend(const char *name)
+/* The active backend on random shapes: sizes around every vector width,
+ * register tile and skinny threshold of the SIMD kernels (8, 16, 24, 32),
+ * and k past one k block (256). */
+static void check_active(const char *name, int with_large)
 {
-    assert_int_equal(vae_backend_select(name), VAE_OK);
-    assert_string_equal(vae_backend_active(), name);
     vaei_rng r;
     vaei_rng_seed(&r, 2024);
-    static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 100, 129};
+    static const size_t sizes[] = {1,  2,  3,  4,  5,  7,  8,  9,  15,  16,  17,  23, 24,
+                                   25, 31, 33, 47, 64, 65, 100, 129, 257, 300};
     const size_t ns = sizeof sizes / sizeof sizes[0];
     double worst = 0.0;
-    for (int t = 0; t < 400; t++) {
+    for (int t = 0; t < 300; t++) {
         const size_t m = sizes[vaei_rng_below(&r, ns)], n = sizes[vaei_rng_below(&r, ns)];
         const size_t k = sizes[vaei_rng_below(&r, ns)];
         const vae_transpose ta = (vae_transpose)vaei_rng_below(&r, 2);
@@ -106,15 +110,37 @@ static void run_backend(const char *name)
             fail_msg("%s: %zux%zux%zu ta=%d tb=%d: error %.3g times the float32 bound", name, m,
                      n, k, ta, tb, w);
     }
-    /* The training shapes of the lesson's model (batch 128, 784, 400, 2-D latent). */
-    static const size_t shapes[][3] = {{128, 400, 784}, {128, 784, 400}, {784, 400, 128},
-                                       {128, 4, 400},   {128, 400, 2},   {400, 784, 128}};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (int t = 0; t < 4; t++) {
-            const double w = one_case(&r, shapes[s][0], shapes[s][1], shapes[s][2],
-                                      (vae_transpose)(t & 1), (vae_transpose)(t >> 1), 1.0f, 0.0f);
-            if (w > 1.0) fail_msg("%s: lesson shape %zu: error %.3g times the bound", name, s, w);
-        }
+    if (!with_large) return;
+    /* The training shapes of the lesson's model (batch 128, 784, 400, 2-D
+     * latent) with the transposes the model uses. */
+    static const struct {
+        size_t m, n, k;
+        vae_transpose ta, tb;
+    } lesson[] = {
+        {128, 400, 784, VAE_NO_TRANS, VAE_NO_TRANS}, {128, 4, 400, VAE_NO_TRANS, VAE_NO_TRANS},
+        {128, 400, 2, VAE_NO_TRANS, VAE_NO_TRANS},   {128, 784, 400, VAE_NO_TRANS, VAE_NO_TRANS},
+        {400, 784, 128, VAE_TRANS, VAE_NO_TRANS},    {128, 400, 784, VAE_NO_TRANS, VAE_TRANS},
+        {2, 400, 128, VAE_TRANS, VAE_NO_TRANS},      {128, 2, 400, VAE_NO_TRANS, VAE_TRANS},
+        {400, 4, 128, VAE_TRANS, VAE_NO_TRANS},      {128, 400, 4, VAE_NO_TRANS, VAE_TRANS},
+        {784, 400, 128, VAE_TRANS, VAE_NO_TRANS},
+    };
+    for (size_t s = 0; s < sizeof lesson / sizeof lesson[0]; s++) {
+        const double w = one_case(&r, lesson[s].m, lesson[s].n, lesson[s].k, lesson[s].ta,
+                                  lesson[s].tb, 1.0f, 0.0f);
+        if (w > 1.0) fail_msg("%s: lesson shape %zu: error %.3g times the bound", name, s, w);
+    }
+    /* Past the packing blocks of the SIMD kernels (256 rows, 1024 columns). */
+    const vae_transpose ta = (vae_transpose)vaei_rng_below(&r, 2);
+    const vae_transpose tb = (vae_transpose)vaei_rng_below(&r, 2);
+    const double w = one_case(&r, 261, 1100, 300, ta, tb, 0.5f, 0.5f);
+    if (w > 1.0) fail_msg("%s: 261x1100x300 ta=%d tb=%d: error %.3g times the bound", name, ta, tb, w);
+}
+
+static void run_backend(const char *name)
+{
+    assert_int_equal(vae_backend_select(name), VAE_OK);
+    assert_string_equal(vae_backend_active(), name);
+    check_active(name, 1);
 }
 
 static void test_every_backend_matches_reference(void **state)
@@ -185,22 +211,106 @@ static void test_threads(void **state)
     (void)state;
     assert_true(vae_get_threads() >= 1);
     assert_int_equal(vae_set_threads(0), VAE_ERR_INVALID_ARGUMENT);
-    assert_int_equal(vae_set_threads(1), VAE_OK);
-    assert_int_equal(vae_get_threads(), 1);
-    run_backend(vae_backend_name(0));
+    for (int t = 1; t <= 3; t++) {
+        assert_int_equal(vae_set_threads(t), VAE_OK);
+        assert_int_equal(vae_get_threads(), t);
+        for (size_t i = 0; i < vae_backend_count(); i++) {
+            assert_int_equal(vae_backend_select(vae_backend_name(i)), VAE_OK);
+            check_active(vae_backend_name(i), 0);
+        }
+    }
     assert_int_equal(vae_set_threads(2), VAE_OK);
-    assert_int_equal(vae_get_threads(), 2);
-    run_backend(vae_backend_name(0));
+}
+
+/* C of one product at the given thread count, into c (m x n). */
+static void product(int threads, vae_transpose ta, vae_transpose tb, size_t m, size_t n,
+                    size_t k, const float *a, const float *b, float *c)
+{
+    assert_int_equal(vae_set_threads(threads), VAE_OK);
+    assert_int_equal(vaei_gemm(ta, tb, m, n, k, 1.0f, a, ta == VAE_NO_TRANS ? k : m, b,
+                               tb == VAE_NO_TRANS ? n : k, 0.0f, c, n),
+                     VAE_OK);
+}
+
+/* Every level gives the same bits when a product is repeated at a fixed
+ * thread count. The SIMD levels go further: each element is computed by
+ * the same operations whichever thread owns it, so their results do not
+ * depend on the thread count either. */
+static void test_reproducible(void **state)
+{
+    (void)state;
+    static const size_t shapes[][3] = {{128, 400, 784}, {784, 400, 128}, {128, 4, 400},
+                                       {128, 400, 2},   {2, 400, 128},   {97, 203, 300}};
+    vaei_rng r;
+    vaei_rng_seed(&r, 7);
+    float *a = rand_matrix(&r, 784, 784), *b = rand_matrix(&r, 784, 784);
+    float *c1 = malloc(784 * 784 * sizeof *c1), *c2 = malloc(784 * 784 * sizeof *c2);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    for (size_t i = 0; i < vae_backend_count(); i++) {
+        const char *name = vae_backend_name(i);
+        assert_int_equal(vae_backend_select(name), VAE_OK);
+        const int simd = strcmp(name, "blas") != 0 && strcmp(name, "ref") != 0;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int t = 0; t < 4; t++) {
+                const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                const vae_transpose ta = (vae_transpose)(t & 1), tb = (vae_transpose)(t >> 1);
+                product(2, ta, tb, m, n, k, a, b, c1);
+                product(2, ta, tb, m, n, k, a, b, c2);
+                if (memcmp(c1, c2, m * n * sizeof *c1) != 0)
+                    fail_msg("%s: %zux%zux%zu t=%d differs between two runs", name, m, n, k, t);
+                if (!simd) continue;
+                for (int threads = 1; threads <= 3; threads += 2) {
+                    product(threads, ta, tb, m, n, k, a, b, c2);
+                    if (memcmp(c1, c2, m * n * sizeof *c1) != 0)
+                        fail_msg("%s: %zux%zux%zu t=%d: %d threads differ from 2", name, m, n, k,
+                                 t, threads);
+                }
+            }
+    }
+    assert_int_equal(vae_set_threads(2), VAE_OK);
+    assert_int_equal(vae_backend_select("auto"), VAE_OK);
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+
+/* Run by meson once per level with VAE_BACKEND set: the level named there
+ * is the one in force from the start (no vae_backend_select), and it
+ * passes the same checks. A level this CPU cannot run is skipped. */
+static void test_forced_by_environment(void **state)
+{
+    (void)state;
+    const char *want = getenv("VAE_BACKEND");
+    if (!want || !*want) skip();
+    int usable = 0;
+    for (size_t i = 0; i < vae_backend_count(); i++)
+        usable |= strcmp(vae_backend_name(i), want) == 0;
+    if (!usable) {
+        print_message("VAE_BACKEND=%s: not usable on this CPU, skipped\n", want);
+        skip();
+    }
+    assert_string_equal(vae_backend_active(), want);
+    check_active(want, 1);
 }
 
 int main(void)
 {
+    const char *forced = getenv("VAE_BACKEND");
+    if (forced && *forced) { /* the per-level runs: that level alone */
+        const struct CMUnitTest one[] = {
+            cmocka_unit_test(test_forced_by_environment),
+        };
+        return cmocka_run_group_tests_name("kernels (VAE_BACKEND)", one, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_backend_matches_reference),
         cmocka_unit_test(test_degenerate_shapes),
         cmocka_unit_test(test_select_unknown_backend),
         cmocka_unit_test(test_custom_sgemm),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_reproducible),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -87,6 +87,41 @@ static void test_same_seed_same_bits(void **state)
     free(c);
 }
 
+/* Every compute level trains reproducibly at a fixed thread count, and all
+ * but the BLAS one give the same bits on any thread count (their kernels
+ * split work so that each result is computed the same way whichever thread
+ * owns it). */
+static void test_every_level_reproducible(void **state)
+{
+    (void)state;
+    vae_model *probe = small_model(64, 2, 0, 5);
+    const size_t n = vae_model_param_count(probe);
+    vae_model_free(probe);
+    const int threads_before = vae_get_threads();
+    for (size_t i = 0; i < vae_backend_count(); i++) {
+        const char *name = vae_backend_name(i);
+        ASSERT_OK(vae_backend_select(name));
+        vae_loss la, lb;
+        ASSERT_OK(vae_set_threads(2));
+        float *a = train_copy(5, 1, &la), *b = train_copy(5, 1, &lb);
+        if (memcmp(a, b, n * sizeof *a) != 0 || la.total != lb.total)
+            fail_msg("%s: two runs at 2 threads differ", name);
+        if (strcmp(name, "blas") != 0) {
+            for (int t = 1; t <= 3; t += 2) {
+                ASSERT_OK(vae_set_threads(t));
+                float *c = train_copy(5, 1, &lb);
+                if (memcmp(a, c, n * sizeof *a) != 0 || la.total != lb.total)
+                    fail_msg("%s: %d threads differ from 2", name, t);
+                free(c);
+            }
+        }
+        free(a);
+        free(b);
+    }
+    ASSERT_OK(vae_set_threads(threads_before));
+    ASSERT_OK(vae_backend_select("auto"));
+}
+
 static void test_resume_is_bit_identical(void **state)
 {
     (void)state;
@@ -265,6 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_training_lowers_the_loss),
         cmocka_unit_test(test_same_seed_same_bits),
+        cmocka_unit_test(test_every_level_reproducible),
         cmocka_unit_test(test_resume_is_bit_identical),
         cmocka_unit_test(test_non_finite_step_changes_nothing),
         cmocka_unit_test(test_bernoulli_refuses_out_of_range),

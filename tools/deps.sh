@@ -7,9 +7,11 @@ packages="meson ninja-build pkg-config gcc g++ python3
 # The Python bindings: their tests (meson suite python) and the lesson's figures.
 packages="$packages python3-numpy python3-pytest python3-matplotlib"
 # ABI, API reference, man page and packaging checks (docs/abi.md, docs/packaging.md)
-packages="$packages abigail-tools binutils doxygen groff-base git"
+packages="$packages abigail-tools binutils doxygen groff-base git iproute2"
 # Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
 packages="$packages libopenmpi-dev openmpi-bin"
+# The NEON kernels: an aarch64 cross compiler and qemu-user to run its tests.
+packages="$packages gcc-aarch64-linux-gnu qemu-user"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

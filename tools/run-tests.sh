@@ -14,3 +14,17 @@ sh tools/abi-check.sh           # abidiff against tests/abi/libvae.abi (debug bu
 sh tools/check-docs.sh          # Doxygen reference (build-docs): no undocumented declaration
 sh tools/check-subproject.sh    # libvae as a meson subproject of an outside project
 sh tools/check-packaging.sh     # distro flags, reproducible bytes, libblas.so.3, offline tests
+
+# Issue 3: the suite again with each other BLAS choice (the build above is
+# -Dblas=auto, which is OpenBLAS wherever tools/deps.sh installed it), each
+# in its own build directory; every SIMD level the CPU supports is forced
+# through VAE_BACKEND in each (meson tests kernels-<level>).
+for blas in blis none; do
+    [ -d "build-blas-$blas" ] || meson setup "build-blas-$blas" -Dblas="$blas" -Dexamples=false \
+        -Dpython=disabled -Dmpi=disabled
+    ninja -C "build-blas-$blas"
+    meson test -C "build-blas-$blas" --print-errorlogs
+done
+
+# The NEON level, cross-compiled for aarch64 and run under qemu-user.
+sh tools/test-neon.sh

@@ -841,7 +841,11 @@ typedef int (*vae_sgemm_fn)(void *user, vae_transpose ta, vae_transpose tb, size
 
 /** @return number of backends usable in this process. @since 1.0 */
 VAE_API size_t vae_backend_count(void);
-/** @return name of usable backend i ("ref", "blas", ...), NULL past the end. @since 1.0 */
+/**
+ * @return name of usable backend i, NULL past the end: "blas", "avx2", "avx512",
+ *         "neon", "ref" (in that order of preference, those this build and CPU
+ *         offer). @since 1.0
+ */
 VAE_API const char *vae_backend_name(size_t i);
 /** @return name of the backend in use. @since 1.0 */
 VAE_API const char *vae_backend_active(void);
@@ -862,7 +866,8 @@ VAE_API VAE_NODISCARD vae_status vae_backend_select(const char *name);
 VAE_API void vae_set_sgemm(vae_sgemm_fn fn, void *user);
 
 /**
- * Threads used by the GEMMs (and the BLAS library's own pool).
+ * Threads used by the GEMMs (and the BLAS library's own pool) and by the
+ * large element-wise passes. A SIMD level gives the same bits for any count.
  * @param[in] n >= 1.
  * @since 1.0
  */

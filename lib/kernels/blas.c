@@ -50,4 +50,5 @@ const vaei_kernels vaei_kernels_blas = {
     .name = "blas",
     .sgemm = sgemm_blas,
     .set_threads = blas_set_threads,
+    .vec = &vaei_vec_ref, /* replaced by the best SIMD table (dispatch.c) */
 };

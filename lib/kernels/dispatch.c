@@ -13,14 +13,48 @@
 #include "../error.h"
 #include "kernels.h"
 
-/* Best first: "auto" takes the first usable entry. */
-static const vaei_kernels *const levels[] = {
+/* Best first: "auto" takes the first usable entry. The SIMD levels follow
+ * the BLAS; between them AVX2 goes before AVX-512 because on the Zen 4
+ * cores we measured AVX-512 runs at the same FMA rate and was not faster
+ * (docs/performance.md); select "avx512" by name to use it. */
+static const vaei_kernels *const candidates[] = {
 #ifdef VAE_HAVE_BLAS
     &vaei_kernels_blas,
 #endif
+#ifdef VAE_HAVE_AVX2
+    &vaei_kernels_avx2,
+#endif
+#ifdef VAE_HAVE_AVX512
+    &vaei_kernels_avx512,
+#endif
+#ifdef VAE_HAVE_NEON
+    &vaei_kernels_neon,
+#endif
     &vaei_kernels_ref,
 };
-enum { NLEVELS = sizeof levels / sizeof levels[0] };
+enum { NCANDIDATES = sizeof candidates / sizeof candidates[0] };
+
+/* The candidates this CPU can run, filled by init(). */
+static const vaei_kernels *levels[NCANDIDATES];
+static size_t nlevels;
+#ifdef VAE_HAVE_BLAS
+static vaei_kernels blas_level; /* the BLAS GEMM with the best element-wise table */
+#endif
+
+static int usable(const vaei_kernels *k, unsigned cpu)
+{
+    (void)cpu;
+#ifdef VAE_HAVE_AVX2
+    if (k == &vaei_kernels_avx2) return (cpu & VAEI_CPU_AVX2) != 0;
+#endif
+#ifdef VAE_HAVE_AVX512
+    if (k == &vaei_kernels_avx512) return (cpu & VAEI_CPU_AVX512) != 0;
+#endif
+#ifdef VAE_HAVE_NEON
+    if (k == &vaei_kernels_neon) return (cpu & VAEI_CPU_NEON) != 0;
+#endif
+    return 1;
+}
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const vaei_kernels *active;
@@ -34,13 +68,22 @@ static struct {
 static const vaei_kernels *find(const char *name)
 {
     if (strcmp(name, "auto") == 0) return levels[0];
-    for (size_t i = 0; i < NLEVELS; i++)
+    for (size_t i = 0; i < nlevels; i++)
         if (strcmp(levels[i]->name, name) == 0) return levels[i];
     return NULL;
 }
 
 static void init(void)
 {
+    const unsigned cpu = vaei_cpu_features();
+    for (size_t i = 0; i < NCANDIDATES; i++)
+        if (usable(candidates[i], cpu)) levels[nlevels++] = candidates[i];
+#ifdef VAE_HAVE_BLAS
+    /* levels[0] is the BLAS, levels[1] the best SIMD level or the reference. */
+    blas_level = vaei_kernels_blas;
+    blas_level.vec = levels[1]->vec;
+    levels[0] = &blas_level;
+#endif
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     __atomic_store_n(&threads, ncpu >= 1 && ncpu <= 1024 ? (int)ncpu : 1, __ATOMIC_RELAXED);
     const char *env = getenv("VAE_BACKEND");
@@ -57,14 +100,21 @@ const vaei_kernels *vaei_kernels_active(void)
     return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
 }
 
+const vaei_vecops *vaei_vec(void)
+{
+    return vaei_kernels_active()->vec;
+}
+
 size_t vae_backend_count(void)
 {
-    return NLEVELS;
+    pthread_once(&once, init);
+    return nlevels;
 }
 
 const char *vae_backend_name(size_t i)
 {
-    return i < NLEVELS ? levels[i]->name : NULL;
+    pthread_once(&once, init);
+    return i < nlevels ? levels[i]->name : NULL;
 }
 
 const char *vae_backend_active(void)
@@ -95,9 +145,14 @@ vae_status vae_set_threads(int n)
     VAEI_CHECK(n >= 1 && n <= 1024, VAE_ERR_INVALID_ARGUMENT, "thread count %d is not in [1, 1024]", n);
     pthread_once(&once, init);
     __atomic_store_n(&threads, n, __ATOMIC_RELAXED);
-    for (size_t i = 0; i < NLEVELS; i++)
+    for (size_t i = 0; i < nlevels; i++)
         if (levels[i]->set_threads) levels[i]->set_threads(n);
     return VAE_OK;
+}
+
+int vaei_threads(void)
+{
+    return vae_get_threads();
 }
 
 int vae_get_threads(void)

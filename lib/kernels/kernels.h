@@ -12,7 +12,9 @@
 #define VAEI_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "elementwise.h"
 #include "vae/vae.h"
 
 typedef void (*vaei_sgemm_kernel)(vae_transpose ta, vae_transpose tb, size_t m, size_t n,
@@ -25,13 +27,34 @@ typedef struct vaei_kernels {
     vaei_sgemm_kernel sgemm;
     /* Called when the thread count changes (NULL: nothing to tell). */
     void (*set_threads)(int n);
+    /* The element-wise kernels that go with it (the BLAS level borrows the
+     * best SIMD table at run time). */
+    const vaei_vecops *vec;
 } vaei_kernels;
 
-/* The levels; each file defines its table. */
+/* The levels; each file defines its table. The SIMD ones exist when the
+ * build made them (meson option simd) and are used only when
+ * vaei_cpu_features() has their bit. */
 extern const vaei_kernels vaei_kernels_ref;
 #ifdef VAE_HAVE_BLAS
 extern const vaei_kernels vaei_kernels_blas;
 #endif
+#ifdef VAE_HAVE_AVX2
+extern const vaei_kernels vaei_kernels_avx2;
+#endif
+#ifdef VAE_HAVE_AVX512
+extern const vaei_kernels vaei_kernels_avx512;
+#endif
+#ifdef VAE_HAVE_NEON
+extern const vaei_kernels vaei_kernels_neon;
+#endif
+
+/* CPU and OS support, checked once per call (cpu.c). */
+enum { VAEI_CPU_AVX2 = 1u << 0, VAEI_CPU_AVX512 = 1u << 1, VAEI_CPU_NEON = 1u << 2 };
+unsigned vaei_cpu_features(void);
+
+/* Threads the SIMD kernels may use (vae_set_threads). */
+int vaei_threads(void);
 
 /* GEMM through the active backend (or the host's callback). Fails only when
  * a host callback reports failure. */

@@ -58,4 +58,5 @@ const vaei_kernels vaei_kernels_ref = {
     .name = "ref",
     .sgemm = sgemm_ref,
     .set_threads = NULL,
+    .vec = &vaei_vec_ref,
 };

@@ -1,0 +1,47 @@
+/*
+ * What the CPU and the operating system let the SIMD levels use. A CPUID
+ * bit alone is not enough: the OS must also save the wider registers on a
+ * context switch, which XCR0 (read with XGETBV) tells.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+unsigned vaei_cpu_features(void)
+{
+    unsigned a, b, c, d, f = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx) return 0;
+    const uint64_t xcr0 = xgetbv0();
+    const int ymm_state = (xcr0 & 0x6) == 0x6;          /* SSE and AVX state */
+    const int zmm_state = ymm_state && (xcr0 & 0xe0) == 0xe0; /* opmask, ZMM_Hi256, Hi16_ZMM */
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    const int avx2 = (b >> 5) & 1;
+    const int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
+    if (ymm_state && avx2 && fma) f |= VAEI_CPU_AVX2;
+    if (zmm_state && avx512 && avx2 && fma) f |= VAEI_CPU_AVX512;
+    return f;
+}
+#elif defined(__aarch64__)
+unsigned vaei_cpu_features(void)
+{
+    return VAEI_CPU_NEON; /* Advanced SIMD is part of every AArch64 CPU */
+}
+#else
+unsigned vaei_cpu_features(void)
+{
+    return 0;
+}
+#endif

@@ -1,0 +1,162 @@
+/*
+ * The element-wise passes of a step through the level in force, split
+ * among threads where there is enough work. Results never depend on the
+ * thread count: Adam and the finiteness test are element by element, and
+ * the Bernoulli sum adds per-block sums of fixed 16-row blocks in order.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "elementwise.h"
+#include "kernels.h"
+#include "threadpool.h"
+
+enum {
+    GRAIN = 1 << 15,   /* values per thread below which one thread does it all */
+    BCE_BLOCK = 16,    /* rows per partial sum of the Bernoulli term */
+    BCE_BLOCKS = 64,   /* partial sums per round */
+};
+
+/* Threads for `count` values of work. */
+static int threads_for(size_t count)
+{
+    const size_t useful = count / GRAIN;
+    const int t = vaei_threads();
+    return useful < 1 ? 1 : useful < (size_t)t ? (int)useful : t;
+}
+
+void vaei_bias_act(float *h, size_t n, size_t w, const float *b, int act, float slope)
+{
+    vaei_vec()->bias_act(h, n, w, b, act, slope);
+}
+
+void vaei_act_backward(float *g, const float *h, size_t count, int act, float slope)
+{
+    vaei_vec()->act_backward(g, h, count, act, slope);
+}
+
+void vaei_col_sums(float *db, const float *g, size_t n, size_t w)
+{
+    vaei_vec()->col_sums(db, g, n, w);
+}
+
+void vaei_u8_to_float(float *dst, const uint8_t *src, size_t n)
+{
+    vaei_vec()->u8_to_float(dst, src, n);
+}
+
+typedef struct {
+    const vaei_vecops *vec;
+    float *x;
+    size_t ldx, dim, count;
+    const uint8_t *base;
+    const size_t *idx;
+} gather_job;
+
+/* The rows are scattered over a data set far larger than the caches, so
+ * the next rows are prefetched while one is converted. */
+static void gather_part(void *arg, int part, int nparts)
+{
+    const gather_job *j = arg;
+    enum { AHEAD = 2, LINE = 64 };
+    size_t b, e;
+    vaei_split(j->count, 1, part, nparts, &b, &e);
+    for (size_t k = b; k < e; k++) {
+        if (k + AHEAD < e) {
+            const uint8_t *next = j->base + j->idx[k + AHEAD] * j->dim;
+            for (size_t o = 0; o < j->dim; o += LINE) __builtin_prefetch(next + o);
+        }
+        j->vec->u8_to_float(j->x + k * j->ldx, j->base + j->idx[k] * j->dim, j->dim);
+    }
+}
+
+void vaei_gather_u8(float *x, size_t ldx, const uint8_t *base, size_t dim, const size_t *idx,
+                    size_t count)
+{
+    gather_job j = {vaei_vec(), x, ldx, dim, count, base, idx};
+    /* Latency-bound rather than compute-bound: worth a thread earlier. */
+    vaei_parallel(threads_for(4 * count * dim), gather_part, &j);
+}
+
+typedef struct {
+    const vaei_vecops *vec;
+    size_t n, d, ldx, first_block, blocks;
+    const float *x, *l;
+    float *dl, scale;
+    double sums[BCE_BLOCKS];
+} bce_job;
+
+static void bce_part(void *arg, int part, int nparts)
+{
+    bce_job *j = arg;
+    size_t b0, b1;
+    vaei_split(j->blocks, 1, part, nparts, &b0, &b1);
+    for (size_t b = b0; b < b1; b++) {
+        const size_t r0 = (j->first_block + b) * BCE_BLOCK;
+        const size_t rows = j->n - r0 < BCE_BLOCK ? j->n - r0 : BCE_BLOCK;
+        j->sums[b] = j->vec->bce_logits(rows, j->d, j->x + r0 * j->ldx, j->ldx, j->l + r0 * j->d,
+                                        j->dl ? j->dl + r0 * j->d : NULL, j->scale);
+    }
+}
+
+double vaei_bce_logits(size_t n, size_t d, const float *x, size_t ldx, const float *l, float *dl,
+                       float scale)
+{
+    bce_job j = {vaei_vec(), n, d, ldx, 0, 0, x, l, dl, scale, {0}};
+    const size_t blocks = (n + BCE_BLOCK - 1) / BCE_BLOCK;
+    const int threads = threads_for(n * d);
+    double sum = 0.0;
+    for (j.first_block = 0; j.first_block < blocks; j.first_block += BCE_BLOCKS) {
+        j.blocks = blocks - j.first_block < BCE_BLOCKS ? blocks - j.first_block : BCE_BLOCKS;
+        vaei_parallel(threads < (int)j.blocks ? threads : (int)j.blocks, bce_part, &j);
+        for (size_t b = 0; b < j.blocks; b++) sum += j.sums[b];
+    }
+    return sum;
+}
+
+typedef struct {
+    const vaei_vecops *vec;
+    const vaei_adam_args *a;
+    size_t n;
+} adam_job;
+
+static void adam_part(void *arg, int part, int nparts)
+{
+    const adam_job *j = arg;
+    size_t b, e;
+    vaei_split(j->n, 64, part, nparts, &b, &e);
+    j->vec->adam(j->a, b, e);
+}
+
+void vaei_adam(const vaei_adam_args *a, size_t n)
+{
+    adam_job j = {vaei_vec(), a, n};
+    vaei_parallel(threads_for(n), adam_part, &j);
+}
+
+typedef struct {
+    const vaei_vecops *vec;
+    const float *x;
+    size_t n;
+    int ok[1024];
+} finite_job;
+
+static void finite_part(void *arg, int part, int nparts)
+{
+    finite_job *j = arg;
+    size_t b, e;
+    vaei_split(j->n, 64, part, nparts, &b, &e);
+    j->ok[part] = j->vec->all_finite(j->x + b, e - b);
+}
+
+int vaei_all_finite(const float *x, size_t n)
+{
+    finite_job j;
+    j.vec = vaei_vec();
+    j.x = x;
+    j.n = n;
+    const int threads = threads_for(n);
+    vaei_parallel(threads, finite_part, &j);
+    for (int t = 0; t < threads; t++)
+        if (!j.ok[t]) return 0;
+    return 1;
+}

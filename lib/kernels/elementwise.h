@@ -1,0 +1,84 @@
+/*
+ * Element-wise kernels: one table per level, like the GEMM. The reference
+ * (elementwise_ref.c) is plain C over libm; the SIMD levels compile
+ * elementwise_template.h per instruction set. The vae_kernels level in
+ * force picks the table; the BLAS level uses the best SIMD table.
+ *
+ * Which results are bit-identical across levels: bias + ReLU / leaky ReLU
+ * / identity, their backward passes, the column sums, Adam, the byte
+ * conversion and the finiteness test do the same float operations in the
+ * same order everywhere. The Bernoulli term and the softplus activation use
+ * this library's exp and log1p (elementwise_template.h), within the bounds
+ * that tests/test_elementwise.c checks against libm.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef VAEI_ELEMENTWISE_H
+#define VAEI_ELEMENTWISE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Adam's update over [begin, end) of the flat buffers, as PyTorch writes it
+ * (see optim.c); every float operation is spelled out so that each level
+ * rounds the same way. */
+typedef struct vaei_adam_args {
+    float *p, *m, *v;
+    const float *g;
+    float b1, b2, wd, eps, step, inv_sqrt_bc2;
+} vaei_adam_args;
+
+typedef struct vaei_vecops {
+    /* h = act(h + b) over rows [n x w] in place; act is a vae_activation,
+     * or -1 for the bias alone. */
+    void (*bias_act)(float *h, size_t n, size_t w, const float *b, int act, float slope);
+    /* g *= act'(a) over count values, written in terms of the output h. */
+    void (*act_backward)(float *g, const float *h, size_t count, int act, float slope);
+    /* db[j] = sum_i g[i w + j], i in order, over rows [n x w]. */
+    void (*col_sums)(float *db, const float *g, size_t n, size_t w);
+    /* Bernoulli log-likelihood term over rows [n x d]: returns
+     * sum softplus(l) - x l (double); dl = scale (sigmoid(l) - x) unless NULL. */
+    double (*bce_logits)(size_t n, size_t d, const float *x, size_t ldx, const float *l,
+                         float *dl, float scale);
+    void (*adam)(const vaei_adam_args *a, size_t begin, size_t end);
+    /* dst[i] = src[i] / 255 (as src * (1/255.f), one rounding). */
+    void (*u8_to_float)(float *dst, const uint8_t *src, size_t n);
+    /* 1 when every x[i] is finite. */
+    int (*all_finite)(const float *x, size_t n);
+    /* y = exp(x) and y = log1p(x) for 0 <= x <= 1: the building blocks,
+     * exposed so that tests can hold them to their accuracy bounds. */
+    void (*exp)(float *y, const float *x, size_t n);
+    void (*log1p_unit)(float *y, const float *x, size_t n);
+} vaei_vecops;
+
+extern const vaei_vecops vaei_vec_ref;
+#ifdef VAE_HAVE_AVX2
+extern const vaei_vecops vaei_vec_avx2;
+#endif
+#ifdef VAE_HAVE_AVX512
+extern const vaei_vecops vaei_vec_avx512;
+#endif
+#ifdef VAE_HAVE_NEON
+extern const vaei_vecops vaei_vec_neon;
+#endif
+
+/* The table of the level in force. */
+const vaei_vecops *vaei_vec(void);
+
+/* The element-wise passes of a training step, through the level in force,
+ * split among vae_set_threads() threads where the work is large enough.
+ * Each gives the same bits for any thread count. */
+void vaei_bias_act(float *h, size_t n, size_t w, const float *b, int act, float slope);
+void vaei_act_backward(float *g, const float *h, size_t count, int act, float slope);
+void vaei_col_sums(float *db, const float *g, size_t n, size_t w);
+double vaei_bce_logits(size_t n, size_t d, const float *x, size_t ldx, const float *l, float *dl,
+                       float scale);
+void vaei_adam(const vaei_adam_args *a, size_t n);
+void vaei_u8_to_float(float *dst, const uint8_t *src, size_t n);
+/* Rows idx[0..count) of a byte matrix [? x dim] as floats into x (row
+ * stride ldx), as vaei_u8_to_float converts them. */
+void vaei_gather_u8(float *x, size_t ldx, const uint8_t *base, size_t dim, const size_t *idx,
+                    size_t count);
+int vaei_all_finite(const float *x, size_t n);
+
+#endif /* VAEI_ELEMENTWISE_H */

@@ -1,0 +1,672 @@
+/*
+ * The SIMD sgemm, written once against the vector vocabulary of a
+ * vec_<isa>.h header and compiled per instruction set (sgemm_avx2.c,
+ * sgemm_avx512.c, sgemm_neon.c). The including file defines
+ *     GEMM_MR  rows of a micro-tile,   GEMM_NV  vectors across it (NR = NV VW),
+ *     GEMM_KC  the largest k block,    GEMM_SUFFIX(name)  name##_isa,
+ * and may define GEMM_TRANSPOSE8(src, ld, dst, dld), an 8 x 8 transpose
+ * for the packers, and GEMM_PACK_A_ROWS, a packer of full A panels (see
+ * the generic one below for the contract).
+ *
+ * The blocking is BLIS's: for each k block (kc <= KC, chosen from k alone)
+ * a slice of op(B) is packed into panels of NR columns [kc x NR], the rows
+ * of op(A) into panels of MR rows [kc x MR], and a register tile of
+ * MR x NR accumulators walks each pair of panels. The B panel (kc NR floats)
+ * stays in L1 while the A panels stream from L2.
+ *
+ * Every element of C is computed by the same sequence of FMAs (over p in
+ * order, k block by k block) whatever the partition of C among threads, so
+ * the result does not depend on the thread count at all.
+ *
+ * Products with k, n or m <= 8 (the latent layers) skip the packing:
+ * small_k, small_n and small_m below.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "threadpool.h"
+
+#define MR GEMM_MR
+#define NV GEMM_NV
+#define NR (GEMM_NV * VW)
+#define KC GEMM_KC
+#define MC 256        /* rows of op(A) packed at once: MC KC floats in L2 */
+#define NC 1024       /* columns of op(B) packed at once */
+#define SKINNY 8      /* k or n at most this: the unpacked kernels */
+#define MIN_FMA_PER_THREAD (1u << 18) /* below this a thread is not worth waking */
+
+#define INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    vae_transpose ta, tb;
+    size_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    size_t lda, ldb, ldc;
+    float *c;
+} gemm_args;
+
+static size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Packing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#ifndef GEMM_PACK_A_ROWS
+/* MR rows of a row-major A (the rows of op(A) when ta = N), kc columns,
+ * interleaved: dst[p MR + r] = src[r lda + p]; GEMM_TRANSPOSE8 (an 8 x 8
+ * transpose) does the bulk when the ISA file has one. */
+static void pack_a_rows(const float *src, size_t lda, size_t kc, float *dst)
+{
+    size_t p = 0;
+#if defined(GEMM_TRANSPOSE8) && MR % 8 == 0
+    for (; p + 8 <= kc; p += 8)
+        for (size_t r = 0; r < MR; r += 8) GEMM_TRANSPOSE8(src + r * lda + p, lda, dst + p * MR + r, MR);
+#endif
+    for (; p < kc; p++)
+        for (size_t r = 0; r < MR; r++) dst[p * MR + r] = src[r * lda + p];
+}
+#define GEMM_PACK_A_ROWS pack_a_rows
+#endif
+
+/* NR rows of a row-major B (the columns of op(B) when tb = T), kc columns,
+ * interleaved: dst[p NR + c] = src[c ldb + p]. */
+static void pack_b_cols(const float *src, size_t ldb, size_t kc, float *dst)
+{
+    size_t p = 0;
+#if defined(GEMM_TRANSPOSE8) && NR % 8 == 0
+    for (; p + 8 <= kc; p += 8)
+        for (size_t c = 0; c < NR; c += 8) GEMM_TRANSPOSE8(src + c * ldb + p, ldb, dst + p * NR + c, NR);
+#endif
+    for (; p < kc; p++)
+        for (size_t c = 0; c < NR; c++) dst[p * NR + c] = src[c * ldb + p];
+}
+
+/* Rows [i0, i0 + mc) and k range [p0, p0 + kc) of op(A) into panels of MR
+ * rows, kc MR floats each; rows past mc are zero. */
+static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t kc, float *dst)
+{
+    for (size_t ip = 0; ip < mc; ip += MR, dst += MR * kc) {
+        const size_t mr = min_sz(MR, mc - ip), i = i0 + ip;
+        if (g->ta == VAE_NO_TRANS) {
+            const float *s = g->a + i * g->lda + p0;
+            if (mr == MR) {
+                GEMM_PACK_A_ROWS(s, g->lda, kc, dst);
+                continue;
+            }
+            for (size_t p = 0; p < kc; p++)
+                for (size_t r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? s[r * g->lda + p] : 0.0f;
+        } else {
+            const float *s = g->a + p0 * g->lda + i;
+            for (size_t p = 0; p < kc; p++, s += g->lda) {
+                if (mr == MR) {
+                    memcpy(dst + p * MR, s, MR * sizeof *dst);
+                } else {
+                    for (size_t r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? s[r] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* Columns [j0, j0 + nc) and k range [p0, p0 + kc) of op(B) into panels of
+ * NR columns, the last one only as wide as it needs in whole vectors
+ * (padded with zeros): panel jp starts at dst + jp kc. */
+static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t kc, float *dst)
+{
+    const size_t full = nc / NR * NR, nr = nc - full, w = (nr + VW - 1) / VW * VW;
+    if (g->tb == VAE_NO_TRANS) {
+        /* Row by row of B, so that reads are contiguous and prefetched. */
+        const float *s = g->b + p0 * g->ldb + j0;
+        for (size_t p = 0; p < kc; p++, s += g->ldb) {
+            for (size_t jp = 0; jp < full; jp += NR)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    vstore(dst + jp * kc + p * NR + v * VW, vload(s + jp + v * VW));
+            for (size_t c = 0; c < w; c += VW) {
+                const float *src = s + full + c;
+                vstore(dst + full * kc + p * w + c, c + VW <= nr ? vload(src)
+                                                   : c < nr    ? vload_n(src, nr - c)
+                                                               : vzero());
+            }
+        }
+        return;
+    }
+    for (size_t jp = 0; jp < full; jp += NR)
+        pack_b_cols(g->b + (j0 + jp) * g->ldb + p0, g->ldb, kc, dst + jp * kc);
+    if (nr) {
+        const float *s = g->b + (j0 + full) * g->ldb + p0;
+        float *d = dst + full * kc;
+        for (size_t p = 0; p < kc; p++)
+            for (size_t c = 0; c < w; c++) d[p * w + c] = c < nr ? s[c * g->ldb + p] : 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The micro-kernel                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* C[mr x nr] = alpha * A_panel B_panel + beta * C, over kc, with nv vectors
+ * across (the panel's width); beta == 0 ignores C. */
+INLINE void micro_tile(int nv, size_t kc, const float *a, const float *b, float *c, size_t ldc,
+                       float alpha, float beta, size_t mr, size_t nr)
+{
+    vf acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[r][v] = vzero();
+    for (size_t p = 0; p < kc; p++, a += MR, b += nv * VW) {
+        vf bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) bv[v] = vload(b + v * VW);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            const vf ar = vset1(a[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[r][v] = vfma(ar, bv[v], acc[r][v]);
+        }
+    }
+    const vf va = vset1(alpha), vb = vset1(beta);
+    if (mr == MR && nr == (size_t)nv * VW) {
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) {
+                float *cp = c + (size_t)r * ldc + (size_t)v * VW;
+                const vf prior = beta == 0.0f ? vzero() : vmul(vb, vload(cp));
+                vstore(cp, vfma(va, acc[r][v], prior));
+            }
+        return;
+    }
+    for (size_t r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            if ((size_t)v * VW >= nr) break;
+            const size_t cols = min_sz(VW, nr - (size_t)v * VW);
+            float *cp = c + r * ldc + (size_t)v * VW;
+            const vf old = cols == VW ? vload(cp) : vload_n(cp, cols);
+            const vf prior = beta == 0.0f ? vzero() : vmul(vb, old);
+            const vf out = vfma(va, acc[r][v], prior);
+            if (cols == VW)
+                vstore(cp, out);
+            else
+                vstore_n(cp, out, cols);
+        }
+}
+
+#define TILE_FN(nv)                                                                        \
+    static void tile_##nv(size_t kc, const float *a, const float *b, float *c, size_t ldc, \
+                          float alpha, float beta, size_t mr, size_t nr)                    \
+    {                                                                                      \
+        micro_tile(nv, kc, a, b, c, ldc, alpha, beta, mr, nr);                             \
+    }
+TILE_FN(1)
+#if NV >= 2
+TILE_FN(2)
+#endif
+#if NV >= 3
+TILE_FN(3)
+#endif
+#if NV >= 4
+#error "GEMM_NV above 3 needs another TILE_FN"
+#endif
+
+typedef void (*tile_fn)(size_t, const float *, const float *, float *, size_t, float, float,
+                        size_t, size_t);
+static const tile_fn tiles[NV + 1] = {
+    NULL, tile_1,
+#if NV >= 2
+    tile_2,
+#endif
+#if NV >= 3
+    tile_3,
+#endif
+};
+
+/* ------------------------------------------------------------------------ */
+/* The blocked product over C[i0:i1, j0:j1]                                 */
+/* ------------------------------------------------------------------------ */
+
+/* k blocks of equal size (a multiple of 4), chosen from k alone. */
+static size_t k_block(size_t k)
+{
+    const size_t blocks = (k + KC - 1) / KC, kc = (k + blocks - 1) / blocks;
+    return (kc + 3) & ~(size_t)3;
+}
+
+static size_t abuf_floats(void)
+{
+    return (size_t)(MC + MR) * KC;
+}
+
+static size_t bbuf_floats(void)
+{
+    return (size_t)(NC + NR) * KC;
+}
+
+/* Operands packed once for all threads (see GEMM_SUFFIX(sgemm)): A when C
+ * is split by columns and all of op(A) fits one row block, B when C is
+ * split by rows and all of op(B) fits one column block. Block pc of the k
+ * blocks starts at shared + pc * width (width = m or n rounded up to whole
+ * panels). */
+typedef struct {
+    const float *a, *b;
+    size_t a_width, b_width;
+} gemm_shared;
+
+static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, size_t j1,
+                         float *abuf, float *bbuf, const gemm_shared *sh)
+{
+    const size_t kb = k_block(g->k), mc_max = sh->a ? i1 - i0 : MC;
+    for (size_t jc = j0; jc < j1; jc += NC) {
+        const size_t nc = min_sz(NC, j1 - jc);
+        for (size_t pc = 0; pc < g->k; pc += kb) {
+            const size_t kc = min_sz(kb, g->k - pc);
+            const float beta = pc == 0 ? g->beta : 1.0f;
+            const float *bpack = bbuf;
+            if (sh->b)
+                bpack = sh->b + pc * sh->b_width;
+            else
+                pack_b(g, jc, nc, pc, kc, bbuf);
+            for (size_t ic = i0; ic < i1; ic += mc_max) {
+                const size_t mc = min_sz(mc_max, i1 - ic);
+                const float *apack = abuf;
+                if (sh->a)
+                    apack = sh->a + pc * sh->a_width;
+                else
+                    pack_a(g, ic, mc, pc, kc, abuf);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    const size_t nr = min_sz(NR, nc - jr);
+                    const tile_fn tile = tiles[(nr + VW - 1) / VW];
+                    const float *bp = bpack + jr * kc;
+                    float *cc = g->c + ic * g->ldc + jc + jr;
+                    for (size_t ir = 0; ir < mc; ir += MR)
+                        tile(kc, apack + ir * kc, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
+                             min_sz(MR, mc - ir), nr);
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Skinny products                                                          */
+/* ------------------------------------------------------------------------ */
+
+INLINE float op_at(const float *x, size_t ld, vae_transpose t, size_t i, size_t j)
+{
+    return t == VAE_NO_TRANS ? x[i * ld + j] : x[j * ld + i];
+}
+
+INLINE float finish(float acc, float alpha, float beta, const float *c)
+{
+    return beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
+}
+
+/* The skinny kernels are written for a count (k, n or m) known at compile
+ * time, 1 to SKINNY, so that their accumulators live in registers: each
+ * has a body taking the count as a constant and a switch that picks it. */
+#define SWITCH_COUNT(count, call)                                                          \
+    switch (count) {                                                                       \
+    case 1: call(1); break;                                                                \
+    case 2: call(2); break;                                                                \
+    case 3: call(3); break;                                                                \
+    case 4: call(4); break;                                                                \
+    case 5: call(5); break;                                                                \
+    case 6: call(6); break;                                                                \
+    case 7: call(7); break;                                                                \
+    default: call(8); break;                                                               \
+    }
+
+INLINE vf scale_into(vf acc, float alpha, float beta, vf old)
+{
+    return vfma(vset1(alpha), acc, beta == 0.0f ? vzero() : vmul(vset1(beta), old));
+}
+
+/* k <= SKINNY: C[i,:] = alpha sum_p op(A)[i,p] op(B)[p,:] + beta C[i,:] for
+ * rows [i0, i1); bk holds op(B) as [k x n] rows of stride ldbk. */
+INLINE void small_k_body(const gemm_args *g, const float *bk, size_t ldbk, size_t i0, size_t i1,
+                         const int k)
+{
+    const size_t n = g->n;
+    for (size_t i = i0; i < i1; i++) {
+        vf ai[SKINNY];
+#pragma GCC unroll 8
+        for (int p = 0; p < k; p++) ai[p] = vset1(op_at(g->a, g->lda, g->ta, i, (size_t)p));
+        float *ci = g->c + i * g->ldc;
+        size_t j = 0;
+        for (; j + VW <= n; j += VW) {
+            vf acc = vzero();
+#pragma GCC unroll 8
+            for (int p = 0; p < k; p++) acc = vfma(ai[p], vload(bk + (size_t)p * ldbk + j), acc);
+            vstore(ci + j, scale_into(acc, g->alpha, g->beta, g->beta == 0.0f ? vzero() : vload(ci + j)));
+        }
+        if (j < n) {
+            const size_t r = n - j;
+            vf acc = vzero();
+#pragma GCC unroll 8
+            for (int p = 0; p < k; p++) acc = vfma(ai[p], vload_n(bk + (size_t)p * ldbk + j, r), acc);
+            vstore_n(ci + j, scale_into(acc, g->alpha, g->beta, vload_n(ci + j, r)), r);
+        }
+    }
+}
+
+static void small_k(const gemm_args *g, const float *bk, size_t ldbk, size_t i0, size_t i1)
+{
+#define CALL(K) small_k_body(g, bk, ldbk, i0, i1, K)
+    SWITCH_COUNT(g->k, CALL)
+#undef CALL
+}
+
+/* The skinny kernels below keep several independent accumulators per
+ * count (rows, or vectors of columns) so that the FMA latency is hidden:
+ * about 8 in flight. */
+#define IN_FLIGHT(count) ((count) <= 2 ? 4 : (count) <= 4 ? 2 : 1)
+
+/* n <= SKINNY, A not transposed: C[i,j] = dot(A[i,:], bt[j,:]) with the
+ * columns of op(B) as rows bt [n x k] of stride ldbt; R rows at a time. */
+INLINE void small_n_rows_block(const gemm_args *g, const float *bt, size_t ldbt, size_t i,
+                               const int n, const int R)
+{
+    const size_t k = g->k;
+    vf acc[4][SKINNY];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) acc[r][j] = vzero();
+    size_t p = 0;
+    for (; p + VW <= k; p += VW) {
+        vf x[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) x[r] = vload(g->a + (i + (size_t)r) * g->lda + p);
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) {
+            const vf b = vload(bt + (size_t)j * ldbt + p);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][j] = vfma(x[r], b, acc[r][j]);
+        }
+    }
+    if (p < k) {
+        vf x[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) x[r] = vload_n(g->a + (i + (size_t)r) * g->lda + p, k - p);
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) {
+            const vf b = vload_n(bt + (size_t)j * ldbt + p, k - p);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) acc[r][j] = vfma(x[r], b, acc[r][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        float *ci = g->c + (i + (size_t)r) * g->ldc;
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) ci[j] = finish(vhsum(acc[r][j]), g->alpha, g->beta, ci + j);
+    }
+}
+
+INLINE void small_n_rows_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
+                              size_t i1, const int n)
+{
+    const int R = IN_FLIGHT(n);
+    size_t i = i0;
+    for (; i + (size_t)R <= i1; i += (size_t)R) small_n_rows_block(g, bt, ldbt, i, n, R);
+    for (; i < i1; i++) small_n_rows_block(g, bt, ldbt, i, n, 1);
+}
+
+/* n <= SKINNY, A transposed (A is [k x m]): nv vectors of rows of C at a
+ * time, acc_j[rows] += A[p, rows] * bt[j, p]. */
+INLINE void small_n_cols_block(const gemm_args *g, const float *bt, size_t ldbt, size_t i,
+                               size_t rows, const int n, const int nv)
+{
+    const size_t k = g->k;
+    vf acc[4][SKINNY];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) acc[v][j] = vzero();
+    for (size_t p = 0; p < k; p++) {
+        const float *ap = g->a + p * g->lda + i;
+        vf x[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) x[v] = rows == (size_t)nv * VW ? vload(ap + v * VW) : vload_n(ap, rows);
+#pragma GCC unroll 8
+        for (int j = 0; j < n; j++) {
+            const vf b = vset1(bt[(size_t)j * ldbt + p]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[v][j] = vfma(x[v], b, acc[v][j]);
+        }
+    }
+    float t[VW];
+    for (int v = 0; v < nv; v++)
+        for (int j = 0; j < n; j++) {
+            vstore(t, acc[v][j]);
+            for (size_t r = 0; r < VW && (size_t)v * VW + r < rows; r++) {
+                float *cp = g->c + (i + (size_t)v * VW + r) * g->ldc + (size_t)j;
+                *cp = finish(t[r], g->alpha, g->beta, cp);
+            }
+        }
+}
+
+INLINE void small_n_cols_body(const gemm_args *g, const float *bt, size_t ldbt, size_t i0,
+                              size_t i1, const int n)
+{
+    const int nv = IN_FLIGHT(n);
+    size_t i = i0;
+    for (; i + (size_t)nv * VW <= i1; i += (size_t)nv * VW)
+        small_n_cols_block(g, bt, ldbt, i, (size_t)nv * VW, n, nv);
+    for (; i < i1; i += VW) small_n_cols_block(g, bt, ldbt, i, min_sz(VW, i1 - i), n, 1);
+}
+
+static void small_n(const gemm_args *g, const float *bt, size_t ldbt, size_t i0, size_t i1)
+{
+#define CALL_ROWS(N) small_n_rows_body(g, bt, ldbt, i0, i1, N)
+#define CALL_COLS(N) small_n_cols_body(g, bt, ldbt, i0, i1, N)
+    if (g->ta == VAE_NO_TRANS) {
+        SWITCH_COUNT(g->n, CALL_ROWS)
+    } else {
+        SWITCH_COUNT(g->n, CALL_COLS)
+    }
+#undef CALL_ROWS
+#undef CALL_COLS
+}
+
+/* m <= SKINNY, B not transposed: nv vectors of columns of C at a time for
+ * all m rows, acc_i += op(A)[i,p] * B[p, cols]; B is read once. */
+INLINE void small_m_block(const gemm_args *g, size_t j, size_t cols, const int m, const int nv)
+{
+    const size_t k = g->k;
+    vf acc[SKINNY][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[i][v] = vzero();
+    for (size_t p = 0; p < k; p++) {
+        const float *bp = g->b + p * g->ldb + j;
+        vf x[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) x[v] = cols == (size_t)nv * VW ? vload(bp + v * VW) : vload_n(bp, cols);
+#pragma GCC unroll 8
+        for (int i = 0; i < m; i++) {
+            const vf a = vset1(op_at(g->a, g->lda, g->ta, (size_t)i, p));
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[i][v] = vfma(a, x[v], acc[i][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < m; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            float *cp = g->c + (size_t)i * g->ldc + j + (size_t)v * VW;
+            if (cols == (size_t)nv * VW)
+                vstore(cp, scale_into(acc[i][v], g->alpha, g->beta, g->beta == 0.0f ? vzero() : vload(cp)));
+            else
+                vstore_n(cp, scale_into(acc[i][v], g->alpha, g->beta, vload_n(cp, cols)), cols);
+        }
+}
+
+INLINE void small_m_body(const gemm_args *g, size_t j0, size_t j1, const int m)
+{
+    const int nv = IN_FLIGHT(m);
+    size_t j = j0;
+    for (; j + (size_t)nv * VW <= j1; j += (size_t)nv * VW) small_m_block(g, j, (size_t)nv * VW, m, nv);
+    for (; j < j1; j += VW) small_m_block(g, j, min_sz(VW, j1 - j), m, 1);
+}
+
+static void small_m(const gemm_args *g, size_t j0, size_t j1)
+{
+#define CALL(M) small_m_body(g, j0, j1, M)
+    SWITCH_COUNT(g->m, CALL)
+#undef CALL
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry point and threads                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const gemm_args *g;
+    const float *skinny_b; /* small_k: op(B) [k x n]; small_n: op(B)^T [n x k] */
+    size_t ld_skinny;
+    int split_rows;        /* blocked: 1 splits rows of C, 0 columns */
+    gemm_shared sh;        /* blocked: the operand packed once, if any */
+    float *sh_buf;         /* its buffer while it is being packed */
+} gemm_job;
+
+/* Pack the shared operand: part `part` of the (k block, panel) pairs. */
+static void pack_part(void *arg, int part, int nparts)
+{
+    const gemm_job *job = arg;
+    const gemm_args *g = job->g;
+    const size_t kb = k_block(g->k), nblocks = (g->k + kb - 1) / kb;
+    const int rows = job->split_rows == 0; /* A is shared when C is split by columns */
+    const size_t step = rows ? MR : NR, extent = rows ? g->m : g->n;
+    const size_t panels = (extent + step - 1) / step;
+    size_t b, e;
+    vaei_split(nblocks * panels, 1, part, nparts, &b, &e);
+    for (size_t t = b; t < e; t++) {
+        const size_t pc = t / panels * kb, first = t % panels * step;
+        const size_t kc = min_sz(kb, g->k - pc), count = min_sz(step, extent - first);
+        if (rows)
+            pack_a(g, first, count, pc, kc, job->sh_buf + pc * job->sh.a_width + first * kc);
+        else
+            pack_b(g, first, count, pc, kc, job->sh_buf + pc * job->sh.b_width + first * kc);
+    }
+}
+
+static void gemm_part(void *arg, int part, int nparts)
+{
+    const gemm_job *job = arg;
+    const gemm_args *g = job->g;
+    size_t b, e;
+    if (g->k <= SKINNY) {
+        vaei_split(g->m, 1, part, nparts, &b, &e);
+        small_k(g, job->skinny_b, job->ld_skinny, b, e);
+    } else if (g->n <= SKINNY) {
+        vaei_split(g->m, VW, part, nparts, &b, &e);
+        small_n(g, job->skinny_b, job->ld_skinny, b, e);
+    } else if (g->m <= SKINNY && g->tb == VAE_NO_TRANS) {
+        vaei_split(g->n, VW, part, nparts, &b, &e);
+        small_m(g, b, e);
+    } else {
+        float *abuf = job->sh.a ? NULL : vaei_scratch(0, abuf_floats() * sizeof(float));
+        float *bbuf = job->sh.b ? NULL : vaei_scratch(1, bbuf_floats() * sizeof(float));
+        if ((!job->sh.a && !abuf) || (!job->sh.b && !bbuf)) {
+            /* No memory for packing: the reference still works. */
+            vaei_split(g->m, 1, part, nparts, &b, &e);
+            vaei_kernels_ref.sgemm(g->ta, g->tb, e - b, g->n, g->k, g->alpha,
+                                   g->ta == VAE_NO_TRANS ? g->a + b * g->lda : g->a + b, g->lda,
+                                   g->b, g->ldb, g->beta, g->c + b * g->ldc, g->ldc);
+            return;
+        }
+        if (job->split_rows) {
+            vaei_split(g->m, MR, part, nparts, &b, &e);
+            gemm_blocked(g, b, e, 0, g->n, abuf, bbuf, &job->sh);
+        } else {
+            vaei_split(g->n, NR, part, nparts, &b, &e);
+            gemm_blocked(g, 0, g->m, b, e, abuf, bbuf, &job->sh);
+        }
+    }
+}
+
+static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, size_t n,
+                               size_t k, float alpha, const float *a, size_t lda,
+                               const float *b, size_t ldb, float beta, float *c, size_t ldc)
+{
+    if (m == 0 || n == 0) return;
+    if (k == 0 || alpha == 0.0f) { /* C = beta C: the reference does exactly that */
+        vaei_kernels_ref.sgemm(ta, tb, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    const gemm_args g = {ta, tb, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
+    /* Split C along its longer side: each thread packs all of the other
+     * operand, so that one should be the smaller. */
+    gemm_job job = {&g, NULL, 0, m >= n, {NULL, NULL, 0, 0}, NULL};
+    float *owned = NULL;
+    if (k <= SKINNY || n <= SKINNY) {
+        /* small_k wants op(B) as rows [k x n], small_n wants op(B)^T [n x k]:
+         * B serves as it is in one layout, the other is copied. */
+        const int as_is = (k <= SKINNY) == (tb == VAE_NO_TRANS);
+        if (as_is) {
+            job.skinny_b = b;
+            job.ld_skinny = ldb;
+        } else {
+            const size_t rows = k <= SKINNY ? k : n, cols = k <= SKINNY ? n : k;
+            owned = malloc(rows * cols * sizeof *owned);
+            if (!owned) {
+                vaei_kernels_ref.sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                return;
+            }
+            for (size_t r = 0; r < rows; r++)
+                for (size_t q = 0; q < cols; q++) owned[r * cols + q] = b[q * ldb + r];
+            job.skinny_b = owned;
+            job.ld_skinny = cols;
+        }
+    }
+    /* Threads: no more than the work can use. */
+    int nt = vaei_threads();
+    const double fma = (double)m * (double)n * (double)k;
+    if (fma < (double)MIN_FMA_PER_THREAD * nt) nt = (int)(fma / MIN_FMA_PER_THREAD);
+    if (nt < 1) nt = 1;
+    const int blocked = !(k <= SKINNY || n <= SKINNY || (m <= SKINNY && tb == VAE_NO_TRANS));
+    if (!blocked) {
+        const size_t units = k <= SKINNY ? m : n <= SKINNY ? (m + VW - 1) / VW : (n + VW - 1) / VW;
+        if ((size_t)nt > units) nt = (int)units;
+        vaei_parallel(nt, gemm_part, &job);
+        free(owned);
+        return;
+    }
+    /* With threads, the operand that every thread would otherwise pack for
+     * itself is packed once, by all of them, when it fits one block; C is
+     * then cut into OVERSPLIT parts per thread, taken as threads come free,
+     * which evens out a thread that the OS holds back. */
+    enum { OVERSPLIT = 4 };
+    int parts = nt;
+    if (nt > 1) {
+        const size_t a_width = (m + MR - 1) / MR * MR, b_width = n / NR * NR + (n % NR + VW - 1) / VW * VW;
+        const int share_a = !job.split_rows && m <= 2 * MC, share_b = job.split_rows && n <= NC;
+        if (share_a || share_b) {
+            const size_t floats = (share_a ? a_width : b_width) * k;
+            float *buf = vaei_scratch(2, floats * sizeof(float));
+            if (buf) {
+                job.sh_buf = buf;
+                if (share_a) job.sh.a_width = a_width;
+                if (share_b) job.sh.b_width = b_width;
+                vaei_parallel(nt, pack_part, &job);
+                if (share_a) job.sh.a = buf;
+                if (share_b) job.sh.b = buf;
+                parts = nt * OVERSPLIT;
+            }
+        }
+    }
+    const size_t units = job.split_rows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
+    if ((size_t)parts > units) parts = (int)units;
+    vaei_parallel(parts, gemm_part, &job);
+}

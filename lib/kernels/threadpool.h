@@ -1,0 +1,30 @@
+/*
+ * A small persistent pool of worker threads for the SIMD kernels.
+ *
+ * vaei_parallel(n, fn, ctx) runs fn(ctx, part, n) for every part in [0, n)
+ * and returns when all are done; the calling thread takes parts too. Which
+ * thread runs a part is not fixed, so a task must make its result depend
+ * only on (part, n): then a run is reproducible for a given n. One job runs
+ * at a time: a caller that finds the pool busy runs its parts itself.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef VAEI_THREADPOOL_H
+#define VAEI_THREADPOOL_H
+
+#include <stddef.h>
+
+typedef void (*vaei_task_fn)(void *ctx, int part, int nparts);
+
+void vaei_parallel(int nparts, vaei_task_fn fn, void *ctx);
+
+/* [*begin, *end) of `count` items for part `part` of `nparts`, in units of
+ * `grain` items (the last part takes the remainder). */
+void vaei_split(size_t count, size_t grain, int part, int nparts, size_t *begin, size_t *end);
+
+/* Per-thread scratch of at least `bytes` bytes, 64-byte aligned, kept for
+ * the thread's life (freed at its exit); NULL when out of memory. Slots
+ * 0 to 2 are distinct buffers. */
+void *vaei_scratch(int slot, size_t bytes);
+
+#endif /* VAEI_THREADPOOL_H */
