@@ -15,6 +15,7 @@ batch 128. After every epoch the test loss is computed too. Written into
   samples.png          decoded draws from the prior N(0, I)
   manifold.png         the decoder over an inverse-CDF grid of the latent
   interpolation.png    decoded points on the line between two test digits' means
+                       (Model.interpolate)
 
 It needs the libvae package (bindings/python) and libvae.so.1: from a build
 tree, set LIBVAE_LIBRARY=build/lib/libvae.so.1, or let this script find
@@ -243,9 +244,8 @@ def figure_interpolation(model: "libvae.Model", test_set: "libvae.Dataset", mu: 
                          labels: np.ndarray, out: pathlib.Path, dpi: int,
                          steps: int = 10) -> None:
     i, j = typical(mu, labels, 1), typical(mu, labels, 0)
-    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-    z = (1 - t) * mu[i] + t * mu[j]  # the straight line between the two means
-    decoded = model.decode(z)
+    # The straight line between the two means, decoded: z(t) = (1 - t) mu_i + t mu_j.
+    decoded, _ = model.interpolate(mu[i], mu[j], steps, kind="linear")
     xi, _ = test_set.get(i, 1)
     xj, _ = test_set.get(j, 1)
     row = np.concatenate([xi, decoded, xj])

@@ -22,9 +22,10 @@ The library's diagnostics go to the :mod:`logging` logger ``"libvae"``.
 
 from ._capi import EXPECTED_MAJOR, LIBRARY_ENV, lib as _lib
 from .checkpoint import load, save
+from .collective import AllreduceFn, BroadcastFn
 from .dataset import Dataset
-from .enums import (Activation, KLSchedule, Likelihood, LogLevel, OptimKind, OptimParam, Param,
-                    Side, Status, Transpose)
+from .enums import (Activation, DType, Interpolation, KLSchedule, Likelihood, LogLevel, OptimKind,
+                    OptimParam, Param, Side, Status, Transpose)
 from .errors import ClosedError, LibraryError, VaeError
 from .model import Config, Loss, Model, TensorInfo
 from .optim import SGD, Adam, Optimizer
@@ -35,12 +36,13 @@ from .runtime import (LOGGER_NAME, active_backend, backends, get_threads, log_to
 __version__ = "1.0.0"
 
 __all__ = [
-    "Activation", "Adam", "ClosedError", "Config", "Dataset", "EXPECTED_MAJOR", "KLSchedule",
-    "LIBRARY_ENV", "LOGGER_NAME", "LibraryError", "Likelihood", "LogLevel", "Loss", "Model",
-    "OptimKind", "OptimParam", "Optimizer", "Param", "SGD", "Side", "Status", "TensorInfo",
-    "Transpose", "VaeError", "active_backend", "backends", "get_threads", "load",
-    "log_to_logging", "save", "select_backend", "set_log_handler", "set_sgemm", "set_threads",
-    "version", "version_number",
+    "Activation", "Adam", "AllreduceFn", "BroadcastFn", "ClosedError", "Config", "DType",
+    "Dataset", "EXPECTED_MAJOR", "Interpolation", "KLSchedule", "LIBRARY_ENV", "LOGGER_NAME",
+    "LibraryError", "Likelihood", "LogLevel", "Loss", "Model", "OptimKind", "OptimParam",
+    "Optimizer", "Param", "SGD", "Side", "Status", "TensorInfo", "Transpose", "VaeError",
+    "active_backend", "backends", "get_threads", "load", "log_to_logging", "save",
+    "select_backend", "set_log_handler", "set_sgemm", "set_threads", "version",
+    "version_number",
 ]
 
 # Find and check the library now, so that a missing or foreign one fails the

@@ -96,6 +96,10 @@ sgemm_fn = CFUNCTYPE(
     c_int, c_void_p, c_enum, c_enum, c_size_t, c_size_t, c_size_t, c_float,
     float_p, c_size_t, float_p, c_size_t, c_float, float_p, c_size_t,
 )
+#: typedef int (*vae_allreduce_fn)(void *user, void *buf, size_t count, vae_dtype type);
+allreduce_fn = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_enum)
+#: typedef int (*vae_broadcast_fn)(void *user, void *buf, size_t bytes, int root);
+broadcast_fn = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_int)
 
 # ---- the signature table ----------------------------------------------------
 
@@ -138,6 +142,15 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "vae_model_decode": (c_enum, [model_p, float_p, float_p, c_size_t, float_p]),
     "vae_model_sample": (c_enum, [model_p, float_p, c_size_t, c_uint64, float_p, float_p]),
     "vae_model_reconstruct": (c_enum, [model_p, float_p, float_p, c_size_t, float_p]),
+    # evaluation and exploration
+    "vae_model_iwae": (
+        c_enum, [model_p, dataset_p, c_size_t, c_uint64, double_p, double_p, double_p]),
+    "vae_model_active_units": (c_enum, [model_p, dataset_p, c_double, size_p, double_p]),
+    "vae_model_interpolate": (
+        c_enum, [model_p, float_p, float_p, float_p, c_enum, c_size_t, float_p, float_p]),
+    "vae_model_traverse": (
+        c_enum, [model_p, float_p, float_p, c_size_t, c_double, c_double, c_size_t, float_p,
+                 float_p]),
     # optimizer
     "vae_optimizer_create": (c_enum, [POINTER(optimizer_p), model_p, c_enum]),
     "vae_optimizer_free": (None, [optimizer_p]),
@@ -145,6 +158,9 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "vae_optimizer_get": (c_enum, [optimizer_p, c_enum, double_p]),
     "vae_optimizer_kind": (c_enum, [optimizer_p]),
     "vae_optimizer_step": (c_enum, [optimizer_p]),
+    # data-parallel training
+    "vae_optimizer_set_collective": (
+        c_enum, [optimizer_p, allreduce_fn, broadcast_fn, c_void_p, c_int, c_int]),
     # dataset
     "vae_dataset_load_idx": (c_enum, [POINTER(dataset_p), c_char_p, c_char_p, c_uint64]),
     "vae_dataset_from_u8": (
@@ -160,6 +176,8 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "vae_dataset_shuffle": (c_enum, [dataset_p, c_uint64]),
     "vae_dataset_batch": (
         c_enum, [dataset_p, c_size_t, c_size_t, float_p, int32_p, size_p]),
+    "vae_dataset_split": (
+        c_enum, [dataset_p, c_size_t, c_uint64, POINTER(dataset_p), POINTER(dataset_p)]),
     # checkpoints
     "vae_checkpoint_save": (c_enum, [c_char_p, model_p, optimizer_p]),
     "vae_checkpoint_load": (c_enum, [c_char_p, POINTER(model_p), POINTER(optimizer_p)]),
@@ -270,6 +288,13 @@ def as_float_p(array: Any) -> Any:
     if array is None:
         return None
     return array.ctypes.data_as(float_p)
+
+
+def as_double_p(array: Any) -> Any:
+    """``double *`` to the data of a C-contiguous float64 array, or NULL for None."""
+    if array is None:
+        return None
+    return array.ctypes.data_as(double_p)
 
 
 def as_int32_p(array: Any) -> Any:

@@ -170,6 +170,31 @@ class Dataset(Owner):
                                     as_int32_p(lab)))
         return x, lab
 
+    def split(self, count: int, seed: int) -> Tuple["Dataset", "Dataset"]:
+        """Split at random into two new datasets, e.g. training and validation.
+
+        ``count`` samples drawn without replacement by a permutation seeded
+        by ``seed`` go into ``picked``, the others into ``rest``; each keeps
+        this dataset's storage order, labels and sample type (bytes stay
+        bytes). Both are copies that own their memory: this dataset (and a
+        borrowed array behind it) may be closed or changed afterwards.
+
+        :param count: 1 to ``len(self) - 1``.
+        :returns: ``(rest, picked)``, of ``len(self) - count`` and ``count``
+            samples; close each (or use them in ``with`` blocks).
+        """
+        n = len(self)
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) \
+                or not 1 <= count < n:
+            raise VaeError(Status.INVALID_ARGUMENT,
+                           f"cannot pick {count!r} of {n} samples: count must be a whole "
+                           f"number in [1, {n - 1}]")
+        rest, picked = _capi.dataset_p(), _capi.dataset_p()
+        check(lib().vae_dataset_split(self._h.get(), int(count), int(seed), byref(rest),
+                                      byref(picked)))
+        # Wrap both before anything else can fail, so that neither leaks.
+        return Dataset._wrap(rest), Dataset._wrap(picked)
+
     def shuffle(self, seed: int) -> None:
         """Set the order of :meth:`batch` to a permutation drawn from ``seed``."""
         check(lib().vae_dataset_shuffle(self._h.get(), int(seed)))

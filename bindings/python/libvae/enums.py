@@ -119,6 +119,20 @@ class Transpose(enum.IntEnum):
     TRANS = 1
 
 
+class Interpolation(enum.IntEnum):
+    """``vae_interpolation``: the path between two latent points."""
+
+    LINEAR = 0
+    SLERP = 1
+
+
+class DType(enum.IntEnum):
+    """``vae_dtype``: the element type of a buffer given to an all-reduce."""
+
+    F32 = 0
+    F64 = 1
+
+
 #: ``VAE_DATASET_BORROW``: keep a pointer to the caller's data instead of a copy.
 DATASET_BORROW = 1
 
@@ -135,6 +149,8 @@ C_ENUMS = {
     "vae_optim_kind": (OptimKind, "VAE_OPTIM_"),
     "vae_optim_param": (OptimParam, "VAE_OPTIM_"),
     "vae_transpose": (Transpose, "VAE_"),
+    "vae_interpolation": (Interpolation, "VAE_INTERP_"),
+    "vae_dtype": (DType, "VAE_DTYPE_"),
 }
 
 E = TypeVar("E", bound=enum.IntEnum)

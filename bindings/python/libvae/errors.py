@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from ._capi import LibraryError, lib
 from .enums import Status
@@ -60,24 +60,40 @@ def check(status: int, what: Optional[str] = None) -> None:
     except ValueError:  # a newer library's status: keep its number visible
         known, message = Status.UNSUPPORTED, f"{message} (libvae status {status})"
     error = VaeError(known, message)
-    cause = _take_cause()
+    cause, reraise = _take_cause()
+    if cause is not None and reraise:
+        # The host's own exception, raised from the call that ran its
+        # callback, with the library's account of the failure as a note.
+        if hasattr(cause, "add_note"):  # Python 3.11
+            cause.add_note(f"libvae: {error}")
+        raise cause
     if cause is not None:
         raise error from cause
     raise error
 
 
-# An exception raised inside a host callback (sgemm) cannot cross the C
-# frames: the callback records it here and the next failed check() chains it.
+# An exception raised inside a host callback (sgemm, a collective) cannot
+# cross the C frames: the callback records it here and the next failed
+# check() raises it (reraise) or chains it as the VaeError's cause.
 _causes = threading.local()
 
 
-def pending_cause(e: BaseException) -> None:
-    """Remember ``e`` as the cause of the current call's failure (this thread)."""
+def pending_cause(e: BaseException, reraise: bool = False) -> None:
+    """Remember ``e`` as the cause of the current call's failure (this thread).
+
+    :param reraise: check() raises ``e`` itself rather than a VaeError
+        whose ``__cause__`` is ``e``.
+    """
     if getattr(_causes, "value", None) is None:
-        _causes.value = e
+        _causes.value = (e, reraise)
 
 
-def _take_cause() -> Optional[BaseException]:
-    e = getattr(_causes, "value", None)
+def discard_pending() -> None:
+    """Forget a recorded cause (one whose call did not fail)."""
     _causes.value = None
-    return e
+
+
+def _take_cause() -> Tuple[Optional[BaseException], bool]:
+    value = getattr(_causes, "value", None)
+    _causes.value = None
+    return value if value is not None else (None, False)

@@ -5,19 +5,21 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import operator
 import os
 import sys
 import threading
 from ctypes import byref, c_char_p, c_double, c_size_t
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional,
+                    Sequence, Tuple, Union, overload)
 
 import numpy as np
 
-from . import _capi
-from ._capi import as_float_p, lib, size_array
+from . import _capi, errors
+from ._capi import as_double_p, as_float_p, lib, size_array
 from ._handle import Handle, Owner, PinnedBuffer
-from .enums import Activation, KLSchedule, Likelihood, Param, Side, Status, coerce
+from .enums import (Activation, Interpolation, KLSchedule, Likelihood, Param, Side, Status,
+                    coerce)
 from .errors import VaeError, check
 
 if TYPE_CHECKING:
@@ -190,6 +192,19 @@ def _floats(name: str, x: ArrayLike, cols: int) -> Tuple[np.ndarray, bool]:
     return a, single
 
 
+def _count(name: str, value: Any, minimum: int) -> int:
+    """A whole number >= minimum for a size_t argument (ctypes would wrap a
+    negative one into a huge count)."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise VaeError(Status.INVALID_ARGUMENT,
+                       f"{name} = {value!r}: must be a whole number") from None
+    if v < minimum:
+        raise VaeError(Status.INVALID_ARGUMENT, f"{name} = {v}: must be >= {minimum}")
+    return v
+
+
 def _out(name: str, out: Optional[np.ndarray], rows: int, cols: int) -> np.ndarray:
     if out is None:
         return np.empty((rows, cols), dtype=np.float32)
@@ -203,19 +218,21 @@ def _out(name: str, out: Optional[np.ndarray], rows: int, cols: int) -> np.ndarr
 
 
 @contextlib.contextmanager
-def _unraisable_into(fn: Callable[..., Any], sink: List[BaseException]) -> Iterator[None]:
-    """Collect into ``sink`` the exceptions that escape the ctypes callback
-    ``fn`` before its own ``try`` runs. A signal handler (Ctrl-C) runs at
-    the entry of whatever Python code comes next, which may be the callback's
+def _unraisable_into(fns: Sequence[Callable[..., Any]],
+                     sink: List[BaseException]) -> Iterator[None]:
+    """Collect into ``sink`` the exceptions that escape the ctypes callbacks
+    ``fns`` before their own ``try`` runs. A signal handler (Ctrl-C) runs at
+    the entry of whatever Python code comes next, which may be a callback's
     first instruction; ctypes would then print the exception and lose it.
     Signal handlers run only in the main thread, so only it needs the hook."""
-    if threading.current_thread() is not threading.main_thread():
+    if not fns or threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = sys.unraisablehook
+    watched = {id(f) for f in fns}
 
     def hook(u: Any) -> None:
-        if u.object is fn and u.exc_value is not None:
+        if id(u.object) in watched and u.exc_value is not None:
             sink.append(u.exc_value)
         else:
             previous(u)
@@ -225,6 +242,19 @@ def _unraisable_into(fn: Callable[..., Any], sink: List[BaseException]) -> Itera
         yield
     finally:
         sys.unraisablehook = previous
+
+
+def _call_back(fns: Sequence[Callable[..., Any]], call: Callable[[], int]) -> int:
+    """``call()``, a libvae call that may run the Python callbacks ``fns``
+    (an optimizer's collective); its status. An exception that escaped a
+    callback before its handler (a signal at its entry) is raised here."""
+    raised: List[BaseException] = []
+    with _unraisable_into(fns, raised):
+        status = call()
+    if raised:
+        errors.discard_pending()
+        raise raised[0]
+    return status
 
 
 class Model(Owner):
@@ -404,8 +434,9 @@ class Model(Owner):
         a, _ = _floats("x", x, self._input_dim)
         c = self._cond(cond, a.shape[0])
         loss = _capi.vae_loss()
-        check(lib().vae_model_train_step(self._h.get(), optimizer._h.get(), as_float_p(a),
-                                         as_float_p(c), a.shape[0], byref(loss)))
+        m, o = self._h.get(), optimizer._h.get()
+        check(_call_back(optimizer._thunks(), lambda: lib().vae_model_train_step(
+            m, o, as_float_p(a), as_float_p(c), a.shape[0], byref(loss))))
         return Loss._from_c(loss)
 
     def train_epoch(self, optimizer: "Optimizer", dataset: "Dataset", batch_size: int = 128,
@@ -436,11 +467,12 @@ class Model(Owner):
                 return 1
 
         cb = _capi.progress_fn(trampoline)
-        with _unraisable_into(trampoline, raised):
+        with _unraisable_into((trampoline, *optimizer._thunks()), raised):
             status = lib().vae_train_epoch(self._h.get(), optimizer._h.get(),
                                            dataset._h.get(), int(batch_size), cb, None,
                                            byref(mean))
         if raised:
+            errors.discard_pending()
             raise raised[0]
         try:
             check(status)
@@ -507,6 +539,133 @@ class Model(Owner):
         check(lib().vae_model_sample(self._h.get(), as_float_p(c), int(n), int(seed),
                                      as_float_p(o), as_float_p(z)))
         return (o, z) if return_z else o
+
+    # -- evaluation and exploration --------------------------------------------
+
+    @overload
+    def iwae(self, dataset: "Dataset", k: int, seed: int = ...,
+             per_image: Literal[False] = ...) -> float: ...
+
+    @overload
+    def iwae(self, dataset: "Dataset", k: int, seed: int = ..., *,
+             per_image: Literal[True]) -> Tuple[float, np.ndarray, np.ndarray]: ...
+
+    @overload
+    def iwae(self, dataset: "Dataset", k: int, seed: int, per_image: Literal[True]
+             ) -> Tuple[float, np.ndarray, np.ndarray]: ...
+
+    def iwae(self, dataset: "Dataset", k: int, seed: int = 1, per_image: bool = False
+             ) -> Union[float, Tuple[float, np.ndarray, np.ndarray]]:
+        """Importance-weighted bound on log p(x) (Burda et al. 2015), in nats
+        per image (higher is better; ``-iwae`` compares with
+        :attr:`Loss.total`, the negative ELBO):
+        ``L_k(x) = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)``, ``z_i ~ q(z|x)``.
+
+        :param k: importance samples per image, >= 1 (k decoder passes per
+            image); ``k=1`` is a one-sample ELBO estimate.
+        :param seed: seeds the draws; image i's come from (seed, i) alone.
+            The model's parameters and training noise are untouched.
+        :param per_image: also return each image's bound and ELBO.
+        :returns: the mean of ``L_k`` over ``dataset``; with ``per_image``,
+            ``(mean, bound, elbo)``, the last two float64 ``[len(dataset)]``
+            in storage order, where ``elbo`` is the mean of the same k log
+            weights, so ``bound >= elbo`` image by image (equal for k = 1).
+        :raises VaeError: MISMATCH when the data does not fit the model,
+            NUMERIC when a log weight is not finite.
+        """
+        k = _count("iwae: k", k, 1)
+        mean = c_double()
+        n = len(dataset)
+        bound = np.empty(n, dtype=np.float64) if per_image else None
+        elbo = np.empty(n, dtype=np.float64) if per_image else None
+        check(lib().vae_model_iwae(self._h.get(), dataset._h.get(), k, int(seed), byref(mean),
+                                   as_double_p(bound), as_double_p(elbo)))
+        if per_image:
+            assert bound is not None and elbo is not None
+            return mean.value, bound, elbo
+        return mean.value
+
+    def active_units(self, dataset: "Dataset", threshold: float = 0.01
+                     ) -> Tuple[int, np.ndarray]:
+        """Active latent units (Burda et al. 2015): dimension j is active when
+        the variance over ``dataset`` of its posterior mean, ``Var_x(mu_j(x))``,
+        exceeds ``threshold`` (latent units squared). A collapsed dimension's
+        posterior ignores x, so its mean does not vary.
+
+        :returns: ``(count, variances)``: the number of active dimensions and
+            float64 ``[latent_dim]`` variances (divided by the count).
+        """
+        active = c_size_t()
+        variances = np.empty(self._latent_dim, dtype=np.float64)
+        check(lib().vae_model_active_units(self._h.get(), dataset._h.get(), float(threshold),
+                                           byref(active), as_double_p(variances)))
+        return int(active.value), variances
+
+    def _point(self, name: str, v: ArrayLike, cols: int) -> np.ndarray:
+        a, _ = _floats(name, v, cols)
+        if a.shape[0] != 1:
+            raise VaeError(Status.MISMATCH,
+                           f"{name} has shape {np.shape(v)} but must be one vector of {cols}")
+        return a
+
+    def _path_cond(self, cond: Optional[ArrayLike]) -> Optional[np.ndarray]:
+        return None if cond is None else self._point("cond", cond, self._cond_dim)
+
+    def interpolate(self, z0: ArrayLike, z1: ArrayLike, steps: int,
+                    kind: Union[Interpolation, int, str] = Interpolation.LINEAR,
+                    cond: Optional[ArrayLike] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Decode ``steps`` evenly spaced points ``t = i / (steps - 1)`` of a
+        path from ``z0`` (t = 0) to ``z1`` (t = 1); the ends are z0 and z1
+        exactly.
+
+        :param z0, z1: latent points, ``[latent_dim]`` each.
+        :param steps: points on the path, >= 2.
+        :param kind: ``"linear"``, ``(1 - t) z0 + t z1``, or ``"slerp"``, the
+            great-circle path, which keeps the norm when ``|z0| = |z1|``
+            (and falls back to linear for parallel or zero vectors).
+        :param cond: ``[cond_dim]`` conditioning shared by every point, for a
+            conditional model.
+        :returns: ``(images, zs)``: the decoded points ``[steps x input_dim]``
+            (as :meth:`decode`) and the points ``[steps x latent_dim]``.
+        """
+        try:
+            k = coerce(Interpolation, kind)
+        except ValueError as e:
+            raise VaeError(Status.INVALID_ARGUMENT, str(e)) from None
+        a = self._point("z0", z0, self._latent_dim)
+        b = self._point("z1", z1, self._latent_dim)
+        c = self._path_cond(cond)
+        steps = _count("interpolate: steps", steps, 2)
+        images = np.empty((steps, self._input_dim), dtype=np.float32)
+        zs = np.empty((steps, self._latent_dim), dtype=np.float32)
+        check(lib().vae_model_interpolate(self._h.get(), as_float_p(a), as_float_p(b),
+                                          as_float_p(c), k, steps, as_float_p(images),
+                                          as_float_p(zs)))
+        return images, zs
+
+    def traverse(self, z: ArrayLike, dim: int, lo: float, hi: float, steps: int,
+                 cond: Optional[ArrayLike] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Latent traversal: decode ``steps`` copies of ``z`` whose dimension
+        ``dim`` sweeps evenly from ``lo`` to ``hi`` (both included; lo > hi
+        sweeps down), the other dimensions held fixed.
+
+        :param z: the base point, ``[latent_dim]``.
+        :param dim: the dimension swept, in ``[0, latent_dim)``.
+        :param steps: >= 2.
+        :param cond: ``[cond_dim]`` conditioning, for a conditional model.
+        :returns: ``(images, zs)``, ``[steps x input_dim]`` and
+            ``[steps x latent_dim]``.
+        """
+        p = self._point("z", z, self._latent_dim)
+        c = self._path_cond(cond)
+        d = _count("traverse: dim", dim, 0)
+        steps = _count("traverse: steps", steps, 2)
+        images = np.empty((steps, self._input_dim), dtype=np.float32)
+        zs = np.empty((steps, self._latent_dim), dtype=np.float32)
+        check(lib().vae_model_traverse(self._h.get(), as_float_p(p), as_float_p(c), d,
+                                       float(lo), float(hi), steps, as_float_p(images),
+                                       as_float_p(zs)))
+        return images, zs
 
     # -- checkpoints ----------------------------------------------------------
 

@@ -129,3 +129,70 @@ def test_shuffle_and_batches() -> None:
         for i in range(3):
             xb, lb = ds.batch(i, 4)
             np.testing.assert_array_equal(xb, x[lb])
+
+
+# ---- split ---------------------------------------------------------------------
+
+
+def numbered(n: int, dim: int = 6) -> np.ndarray:
+    """uint8 rows whose first byte is the row's number: each row knows its origin."""
+    rng = np.random.default_rng(n)
+    x = rng.integers(0, 256, (n, dim), dtype=np.uint8)
+    x[:, 0] = np.arange(n)
+    return x
+
+
+def origins(ds: libvae.Dataset) -> np.ndarray:
+    x, _ = ds.get()
+    return np.rint(x[:, 0] * 255).astype(int)
+
+
+def test_split_sizes_disjoint_order_and_labels() -> None:
+    data = numbered(200)
+    labels = np.arange(200) % 7
+    with libvae.Dataset.from_array(data, labels) as ds:
+        rest, picked = ds.split(30, seed=4)
+        with rest, picked:
+            assert (len(rest), len(picked)) == (170, 30)
+            a, b = origins(rest), origins(picked)
+            assert set(a).isdisjoint(b) and set(a) | set(b) == set(range(200))
+            assert np.all(np.diff(a) > 0) and np.all(np.diff(b) > 0)  # storage order kept
+            for part, rows in ((rest, a), (picked, b)):
+                x, lab = part.get()
+                np.testing.assert_array_equal(lab, labels[rows])
+                np.testing.assert_array_equal(part.labels, labels[rows])
+                # bytes stay bytes: each pixel is exactly k / 255 as before
+                np.testing.assert_array_equal(x, ds.get()[0][rows])
+                assert part.num_classes == 7 and part.dim == 6
+            # The same seed, the same split; another seed, another one.
+            with ds.split(30, seed=4)[1] as again, ds.split(30, seed=5)[1] as other:
+                np.testing.assert_array_equal(origins(again), b)
+                assert not np.array_equal(origins(other), b)
+
+
+def test_split_parts_own_their_memory() -> None:
+    data = numbered(50)
+    ds = libvae.Dataset.from_array(data, borrow=True)
+    rest, picked = ds.split(10, seed=1)
+    want = origins(picked)
+    ds.close()
+    data[:] = 0  # the borrowed array changes after the split: the parts are copies
+    del data
+    gc.collect()
+    np.testing.assert_array_equal(origins(picked), want)
+    assert picked.labels is None and picked.num_classes == 0
+    rest.close()  # one part's end leaves the other alone
+    assert len(picked) == 10
+    ref = weakref.ref(picked)
+    del picked
+    gc.collect()
+    assert ref() is None
+
+
+@pytest.mark.parametrize("count", [0, -1, 50, 51, 2.5, True])
+def test_split_refuses_a_part_without_samples(count: object) -> None:
+    with libvae.Dataset.from_array(numbered(50)) as ds:
+        with pytest.raises(VaeError) as e:
+            ds.split(count, seed=1)  # type: ignore[arg-type]
+        assert e.value.status == Status.INVALID_ARGUMENT
+        assert len(ds) == 50
