@@ -49,6 +49,14 @@ static void emit(const vae_model *m, size_t n, float *out)
     for (size_t i = 0; i < n * m->D; i++) out[i] = bernoulli ? 1.0f / (1.0f + expf(-o[i])) : o[i];
 }
 
+/* Encoder on rows [first, first + k) of x: ws.x0 <- [x | c], then S. */
+static vae_status encode_chunk(vae_model *m, const float *x, const float *cond, size_t first,
+                               size_t k)
+{
+    concat(m, m->ws.x0, x + first * m->D, m->D, cond, first, k);
+    return vaei_encoder_forward(m, m->ws.x0, m->D + m->C, k);
+}
+
 vae_status vae_model_encode(vae_model *m, const float *x, const float *cond, size_t n, float *mu,
                             float *logvar)
 {
@@ -59,8 +67,7 @@ vae_status vae_model_encode(vae_model *m, const float *x, const float *cond, siz
     VAEI_TRY(vaei_model_reserve(m, c));
     for (size_t first = 0; first < n; first += c) {
         const size_t k = n - first < c ? n - first : c;
-        concat(m, m->ws.x0, x + first * m->D, m->D, cond, first, k);
-        VAEI_TRY(vaei_encoder_forward(m, m->ws.x0, m->D + m->C, k));
+        VAEI_TRY(encode_chunk(m, x, cond, first, k));
         const float *S = m->ws.enc[m->n_enc - 1];
         for (size_t i = 0; i < k; i++) {
             if (mu) memcpy(mu + (first + i) * L, S + i * 2 * L, L * sizeof *mu);
@@ -115,12 +122,10 @@ vae_status vae_model_reconstruct(vae_model *m, const float *x, const float *cond
     VAEI_TRY(vaei_model_reserve(m, c));
     for (size_t first = 0; first < n; first += c) {
         const size_t k = n - first < c ? n - first : c;
-        const size_t ld = m->D + m->C;
-        concat(m, m->ws.x0, x + first * m->D, m->D, cond, first, k);
-        VAEI_TRY(vaei_encoder_forward(m, m->ws.x0, ld, k));
+        VAEI_TRY(encode_chunk(m, x, cond, first, k));
         /* z = mu: eps = 0 in the reparameterisation. */
         memset(m->ws.eps, 0, k * L * sizeof *m->ws.eps);
-        vaei_reparameterize(m, m->ws.x0, ld, k);
+        vaei_reparameterize(m, m->ws.x0, m->D + m->C, k);
         VAEI_TRY(vaei_decoder_forward(m, k));
         emit(m, k, out + first * m->D);
     }
