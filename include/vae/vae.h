@@ -457,8 +457,10 @@ VAE_API VAE_NODISCARD vae_status vae_model_reconstruct(vae_model *m, const float
  * towards log p(x) as k grows. Conditional models use the dataset's labels
  * as one-hot conditioning (as vae_train_epoch()), giving log p(x|c).
  *
- * The draws for image i come from a stream seeded by (seed, i) alone, so a
- * result does not depend on chunking, the thread count or the other images.
+ * The draws for image i come from a stream seeded by (seed, i) alone, so
+ * they do not depend on chunking, the thread count or the other images; the
+ * result does up to float rounding in the matrix products (about 1e-7
+ * relative), since the GEMMs round differently at different batch sizes.
  * The model's parameters and training noise are untouched; its workspace
  * grows to hold a block of 512 samples (about 8 MiB for the lesson's model)
  * and keeps that size. The cost is k decoder passes per image.
