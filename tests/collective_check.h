@@ -41,9 +41,7 @@ static vae_dataset *train_set;
 static int workers_setup(void **state)
 {
     (void)state;
-    vae_dataset *full = load_mnist("train");
-    train_set = head_of(full, 1000);
-    vae_dataset_free(full);
+    train_set = load_mnist_head("train", 1000);
     return vae_set_threads(1) == VAE_OK ? 0 : -1;
 }
 

@@ -47,6 +47,14 @@ static inline vae_dataset *head_of(const vae_dataset *ds, size_t n)
     return out;
 }
 
+/* The first n samples of the bundled split `which`, as their own dataset. */
+static inline vae_dataset *load_mnist_head(const char *which, size_t n)
+{
+    vae_dataset *full = load_mnist(which), *head = head_of(full, n);
+    vae_dataset_free(full);
+    return head;
+}
+
 /* A model of the lesson's shape with a smaller hidden layer, for speed. */
 static inline vae_model *small_model(size_t hidden, size_t latent, size_t cond, uint64_t seed)
 {

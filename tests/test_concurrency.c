@@ -35,9 +35,7 @@ static int setup(void **state)
         samples = 128;
         log_rounds = 1000;
     }
-    vae_dataset *full = load_mnist("train");
-    data = head_of(full, samples);
-    vae_dataset_free(full);
+    data = load_mnist_head("train", samples);
     return 0;
 }
 

@@ -54,8 +54,7 @@ static size_t nearest(const double *means, const float *x)
 static void test_conditional_samples_have_the_requested_class(void **state)
 {
     (void)state;
-    vae_dataset *full = load_mnist("train"), *train = head_of(full, 8000);
-    vae_dataset_free(full);
+    vae_dataset *train = load_mnist_head("train", 8000);
     double *means = malloc(CLASSES * D * sizeof *means);
     assert_non_null(means);
     class_means(train, means);

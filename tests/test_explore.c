@@ -22,9 +22,7 @@ static vae_dataset *images;
 static int setup(void **state)
 {
     (void)state;
-    vae_dataset *full = load_mnist("t10k");
-    images = head_of(full, IMAGES);
-    vae_dataset_free(full);
+    images = load_mnist_head("t10k", IMAGES);
     return 0;
 }
 

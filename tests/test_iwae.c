@@ -134,11 +134,8 @@ static vae_dataset *test_set;
 static int setup(void **state)
 {
     (void)state;
-    vae_dataset *full = load_mnist("train"), *train = head_of(full, 2000);
-    vae_dataset_free(full);
-    full = load_mnist("t10k");
-    test_set = head_of(full, TEST_IMAGES);
-    vae_dataset_free(full);
+    vae_dataset *train = load_mnist_head("train", 2000);
+    test_set = load_mnist_head("t10k", TEST_IMAGES);
     model = small_model(128, 2, 0, 1);
     vae_optimizer *opt;
     ASSERT_OK(vae_optimizer_create(&opt, model, VAE_OPTIM_ADAM));

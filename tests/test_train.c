@@ -20,9 +20,7 @@ static vae_dataset *train_set;
 static int setup(void **state)
 {
     (void)state;
-    vae_dataset *full = load_mnist("train");
-    train_set = head_of(full, 2000);
-    vae_dataset_free(full);
+    train_set = load_mnist_head("train", 2000);
     return 0;
 }
 
