@@ -48,9 +48,24 @@ static int parse_own(void *ctx, int argc, char **argv, int *i)
     return 1;
 }
 
+/* Every worker computes on worker 0's level: auto measures on each worker,
+ * and two levels round differently, so the replicas would drift apart. */
 static vae_status join(void *ctx, vae_optimizer *opt)
 {
-    return mpi_collective_join(ctx, opt);
+    mpi_collective *c = ctx;
+    char name[32] = {0};
+    if (c->rank == 0) snprintf(name, sizeof name, "%s", vae_backend_active());
+    if (mpi_broadcast(c, name, sizeof name, 0) != 0) return VAE_ERR_CALLBACK;
+    name[sizeof name - 1] = '\0';
+    if (strcmp(name, "custom") != 0 && strcmp(name, vae_backend_active()) != 0) {
+        const vae_status s = vae_backend_select(name);
+        if (s != VAE_OK) {
+            snprintf(c->error, sizeof c->error, "worker 0 computes on %s: %s", name,
+                     vae_last_error());
+            return s;
+        }
+    }
+    return mpi_collective_join(c, opt);
 }
 
 /* die() ends here: say why the collective failed, if it did, and take the

@@ -1,34 +1,41 @@
 /*
- * Choosing the kernel table: once, at first use (pthread_once), the best
- * level this build and CPU offer, unless VAE_BACKEND names one. The host
- * may then select another by name or plug in its own sgemm.
+ * Choosing the kernel table. The levels this build and CPU can run are
+ * found once (pthread_once). "auto" is the fastest of them on this
+ * machine, measured at the first product that needs it (calibrate()),
+ * because no rule from one CPU holds on the next: on a Zen 4, AVX2 and
+ * AVX-512 run at one rate, on a Zen 5 AVX-512 is 1.6x faster, and a BLAS
+ * may be pinned to old kernels (OPENBLAS_CORETYPE). VAE_BACKEND or
+ * vae_backend_select() name a level instead, and the host may plug in its
+ * own sgemm.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../error.h"
 #include "kernels.h"
 
-/* Best first: "auto" takes the first usable entry. The SIMD levels follow
- * the BLAS; between them AVX2 goes before AVX-512 because on the Zen 4
- * cores we measured AVX-512 runs at the same FMA rate and was not faster
- * (docs/performance.md); select "avx512" by name to use it. */
+/* In order of preference, which breaks near-ties in calibrate(): libvae's
+ * own levels first, whose results do not depend on the thread count nor a
+ * row's on the batch (test_kernels.c), then the BLAS, then the portable
+ * reference, which is never measured when another level is there. */
 static const vaei_kernels *const candidates[] = {
-#ifdef VAE_HAVE_BLAS
-    &vaei_kernels_blas,
+#ifdef VAE_HAVE_AVX512
+    &vaei_kernels_avx512,
 #endif
 #ifdef VAE_HAVE_AVX2
     &vaei_kernels_avx2,
 #endif
-#ifdef VAE_HAVE_AVX512
-    &vaei_kernels_avx512,
-#endif
 #ifdef VAE_HAVE_NEON
     &vaei_kernels_neon,
+#endif
+#ifdef VAE_HAVE_BLAS
+    &vaei_kernels_blas,
 #endif
     &vaei_kernels_ref,
 };
@@ -56,8 +63,9 @@ static int usable(const vaei_kernels *k, unsigned cpu)
     return 1;
 }
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static const vaei_kernels *active;
+static pthread_once_t once = PTHREAD_ONCE_INIT, measured = PTHREAD_ONCE_INIT;
+static const vaei_kernels *active;  /* NULL until a level is chosen or first needed */
+static const vaei_kernels *fastest; /* auto's choice, after measure() */
 static int threads = 1; /* online CPUs after init(): what the BLAS pools use by default */
 
 /* The host's sgemm: fn and user change together under custom_lock, so a
@@ -70,9 +78,8 @@ static struct {
     void *user;
 } custom;
 
-static const vaei_kernels *find(const char *name)
+static const vaei_kernels *named(const char *name)
 {
-    if (strcmp(name, "auto") == 0) return levels[0];
     for (size_t i = 0; i < nlevels; i++)
         if (strcmp(levels[i]->name, name) == 0) return levels[i];
     return NULL;
@@ -84,24 +91,138 @@ static void init(void)
     for (size_t i = 0; i < NCANDIDATES; i++)
         if (usable(candidates[i], cpu)) levels[nlevels++] = candidates[i];
 #ifdef VAE_HAVE_BLAS
-    /* levels[0] is the BLAS, levels[1] the best SIMD level or the reference. */
-    blas_level = vaei_kernels_blas;
-    blas_level.vec = levels[1]->vec;
-    levels[0] = &blas_level;
+    /* The BLAS does the products; the element-wise passes take the
+     * preferred table, the first level's (a SIMD one, or the reference). */
+    for (size_t i = 0; i < nlevels; i++)
+        if (levels[i] == &vaei_kernels_blas) {
+            blas_level = vaei_kernels_blas;
+            blas_level.vec = levels[0]->vec;
+            levels[i] = &blas_level;
+        }
 #endif
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     __atomic_store_n(&threads, ncpu >= 1 && ncpu <= 1024 ? (int)ncpu : 1, __ATOMIC_RELAXED);
     const char *env = getenv("VAE_BACKEND");
-    const vaei_kernels *k = env && *env ? find(env) : NULL;
-    if (env && *env && !k)
-        vaei_log(VAE_LOG_WARN, "VAE_BACKEND=%s is not available here; using %s", env,
-                 levels[0]->name);
-    __atomic_store_n(&active, k ? k : levels[0], __ATOMIC_RELEASE);
+    if (!env || !*env || strcmp(env, "auto") == 0) return;
+    const vaei_kernels *k = named(env);
+    if (!k) {
+        vaei_log(VAE_LOG_WARN, "VAE_BACKEND=%s is not available here; measuring the levels instead",
+                 env);
+        return;
+    }
+    vaei_log(VAE_LOG_INFO, "backend %s, forced by VAE_BACKEND", k->name);
+    __atomic_store_n(&active, k, __ATOMIC_RELEASE);
+}
+
+/* ---- auto: the fastest level, measured ------------------------------------ */
+
+/* A level within this fraction of the fastest counts as fast as it, and
+ * the most preferred of those is chosen: two levels at one rate never toss
+ * a coin between runs, and a level must be clearly faster to win. */
+#define MARGIN 0.10
+enum { ROUNDS = 3 }; /* the first round warms caches, pages and thread pools */
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The three large products of a training step of the lesson's model
+ * (batch 128, 784-400): forward NN, weight gradient TN, input gradient NT;
+ * 241 MFLOP in all, a few milliseconds at the rates of these levels. */
+static void lesson_products(const vaei_kernels *k, const float *a, const float *b, float *c)
+{
+    k->sgemm(VAE_NO_TRANS, VAE_NO_TRANS, 128, 400, 784, 1.0f, a, 784, b, 400, 0.0f, c, 400);
+    k->sgemm(VAE_TRANS, VAE_NO_TRANS, 400, 784, 128, 1.0f, a, 400, b, 784, 0.0f, c, 784);
+    k->sgemm(VAE_NO_TRANS, VAE_TRANS, 128, 400, 784, 1.0f, a, 784, b, 784, 0.0f, c, 400);
+}
+
+/* Time each level but the reference on the lesson's products, the rounds
+ * interleaved so that a passing load weighs on all levels alike, and keep
+ * each level's best round (other work only ever slows a run). */
+static const vaei_kernels *calibrate(void)
+{
+    size_t n = 0;
+    const vaei_kernels *k[NCANDIDATES];
+    for (size_t i = 0; i < nlevels; i++)
+        if (levels[i] != &vaei_kernels_ref) k[n++] = levels[i];
+    if (n <= 1) return n ? k[0] : levels[0];
+
+    float *a = malloc(128 * 784 * sizeof *a), *b = malloc(784 * 400 * sizeof *b);
+    float *c = malloc(400 * 784 * sizeof *c);
+    if (!a || !b || !c) {
+        free(a);
+        free(b);
+        free(c);
+        vaei_log(VAE_LOG_INFO, "backend %s: no memory to measure the levels", k[0]->name);
+        return k[0];
+    }
+    uint32_t s = 1;
+    for (size_t i = 0; i < 784 * 400; i++) { /* values in [-0.5, 0.5): no denormals */
+        s = s * 1664525u + 1013904223u;
+        b[i] = (float)(s >> 8) * 0x1p-24f - 0.5f;
+        if (i < 128 * 784) a[i] = b[i] * 0.5f;
+    }
+    double best[NCANDIDATES];
+    for (size_t i = 0; i < n; i++) {
+        best[i] = 1e30;
+        if (k[i]->set_threads) k[i]->set_threads(__atomic_load_n(&threads, __ATOMIC_RELAXED));
+    }
+    for (int r = 0; r < ROUNDS; r++)
+        for (size_t i = 0; i < n; i++) {
+            const double t0 = seconds_now();
+            lesson_products(k[i], a, b, c);
+            const double t = seconds_now() - t0;
+            if (r > 0 && t < best[i]) best[i] = t;
+        }
+    free(a);
+    free(b);
+    free(c);
+
+    size_t won = 0, top = 0;
+    for (size_t i = 1; i < n; i++)
+        if (best[i] < best[top]) top = i;
+    while (best[won] > best[top] * (1.0 + MARGIN)) won++; /* k[] is in order of preference */
+    char line[256];
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof line; i++) {
+        const int w = snprintf(line + used, sizeof line - used, "%s%s %.2f ms", i ? ", " : "",
+                               k[i]->name, 1e3 * best[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    vaei_log(VAE_LOG_INFO,
+             "backend %s, measured on the lesson's products at %d threads (%s; within %.0f%% "
+             "of the fastest, the first in order of preference wins)",
+             k[won]->name, __atomic_load_n(&threads, __ATOMIC_RELAXED), line, 100 * MARGIN);
+    return k[won];
+}
+
+static void measure(void)
+{
+    fastest = calibrate();
+}
+
+static const vaei_kernels *auto_level(void)
+{
+    pthread_once(&once, init);
+    pthread_once(&measured, measure);
+    return fastest;
 }
 
 const vaei_kernels *vaei_kernels_active(void)
 {
     pthread_once(&once, init);
+    const vaei_kernels *k = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    if (k) return k;
+    /* First use with nothing chosen: auto, unless a vae_backend_select()
+     * got there first. */
+    const vaei_kernels *expected = NULL, *chosen = auto_level();
+    if (chosen->set_threads) chosen->set_threads(__atomic_load_n(&threads, __ATOMIC_RELAXED));
+    __atomic_compare_exchange_n(&active, &expected, chosen, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
     return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
 }
 
@@ -132,7 +253,7 @@ vae_status vae_backend_select(const char *name)
 {
     VAEI_CHECK_ARG(name != NULL);
     pthread_once(&once, init);
-    const vaei_kernels *k = find(name);
+    const vaei_kernels *k = strcmp(name, "auto") == 0 ? auto_level() : named(name);
     VAEI_CHECK(k != NULL, VAE_ERR_UNAVAILABLE, "backend \"%s\" is not available in this build or on this CPU", name);
     if (k->set_threads) k->set_threads(threads);
     __atomic_store_n(&active, k, __ATOMIC_RELEASE);

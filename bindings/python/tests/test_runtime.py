@@ -36,7 +36,31 @@ def test_backends(restore_backend: None) -> None:
     libvae.select_backend("ref")
     assert libvae.active_backend() == "ref"
     libvae.select_backend("auto")
-    assert libvae.active_backend() == names[0]
+    chosen = libvae.active_backend()
+    assert chosen in names and chosen != "ref" or names == ["ref"]
+    libvae.select_backend(names[-1])
+    libvae.select_backend("auto")  # measured once per process: the same choice
+    assert libvae.active_backend() == chosen
+
+
+def test_auto_reports_its_measurement() -> None:
+    code = ("import libvae\n"
+            "libvae.set_log_handler(lambda level, msg: print(level.name, msg))\n"
+            "print('active', libvae.active_backend())\n")
+    r = run_python(code, VAE_BACKEND="")
+    assert r.returncode == 0, r.stderr
+    active = re.search(r"^active (\S+)$", r.stdout, flags=re.M)
+    assert active, r.stdout
+    if len([b for b in libvae.backends() if b != "ref"]) > 1:
+        m = re.search(r"^INFO backend (\S+), measured on the lesson's products at \d+ threads "
+                      r"\((.*?); within", r.stdout, flags=re.M)
+        assert m, r.stdout
+        assert m.group(1) == active.group(1)
+        timed = dict(t.rsplit(" ", 2)[:2] for t in m.group(2).split(", "))
+        assert set(timed) == {b for b in libvae.backends() if b != "ref"}
+    r = run_python(code, VAE_BACKEND="ref")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "INFO backend ref, forced by VAE_BACKEND\nactive ref\n"
 
 
 def test_threads(restore_backend: None) -> None:
