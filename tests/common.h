@@ -70,6 +70,17 @@ static inline vae_model *small_model(size_t hidden, size_t latent, size_t cond, 
     return m;
 }
 
+/* Select the best level whose rows of a product do not depend on the batch
+ * they sit in: any but the BLAS (test_kernels.c checks the property, and
+ * says why a BLAS does not have it). Returns 0, or -1 if none is usable. */
+static inline int select_row_invariant_level(void)
+{
+    for (size_t i = 0; i < vae_backend_count(); i++)
+        if (strcmp(vae_backend_name(i), "blas") != 0)
+            return vae_backend_select(vae_backend_name(i)) == VAE_OK ? 0 : -1;
+    return -1;
+}
+
 /* Remove a temporary directory and the files in it (no subdirectories). */
 static inline void remove_flat_dir(const char *dir)
 {

@@ -10,8 +10,10 @@ packages="$packages python3-numpy python3-pytest python3-matplotlib"
 packages="$packages abigail-tools binutils doxygen groff-base git iproute2"
 # Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
 packages="$packages libopenmpi-dev openmpi-bin"
-# The NEON kernels: an aarch64 cross compiler and qemu-user to run its tests.
-packages="$packages gcc-aarch64-linux-gnu qemu-user"
+# The NEON kernels: an aarch64 cross compiler, its C library's headers and
+# static libraries (only recommended by the compiler, so never installed
+# with --no-install-recommends unless named), and qemu-user to run its tests.
+packages="$packages gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 # Hardening checks (docs/robustness.md): clang with its runtimes for
 # libFuzzer (libclang_rt.fuzzer lives in libclang-rt-14-dev), valgrind.
 # gcc's ASan, UBSan and TSan runtimes come with gcc itself.
