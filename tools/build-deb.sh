@@ -2,7 +2,7 @@
 # Build libvae's Debian packages offline and leave them in OUTDIR:
 #     tools/build-deb.sh OUTDIR
 # libvae1, libvae-dev, vae-tools and python3-libvae (docs/packaging.md), with
-# their .buildinfo and .changes. The packaging lives in packaging/debian, so
+# their .buildinfo and .changes, and the build's log (.build). The packaging lives in packaging/debian, so
 # that a distribution can ignore it: this script copies the tree (tracked and
 # new files, not ignored ones) to a temporary directory, puts
 # packaging/debian there as debian/ and tests/abi/libvae1.symbols as
@@ -49,12 +49,13 @@ cd "$tree"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 unset LIBVAE_LIBRARY PYTHONPATH VAE_BACKEND VAE_SOURCE_ROOT VAE_TRAIN || true
 dpkg-checkbuilddeps || fail "Build-Depends not installed (see tools/need-packages.sh above)"
-echo "== build-deb: dpkg-buildpackage -us -uc -b in $tree (log: build.log)"
-if ! dpkg-buildpackage -us -uc -b -j"$(nproc)" >"$tmp/build.log" 2>&1; then
-    tail -n 80 "$tmp/build.log"
-    fail "dpkg-buildpackage"
+echo "== build-deb: dpkg-buildpackage -us -uc -b in $tree"
+build_log="$out/libvae_${debian_version}_$(dpkg-architecture -qDEB_HOST_ARCH).build"
+if ! dpkg-buildpackage -us -uc -b -j"$(nproc)" >"$build_log" 2>&1; then
+    tail -n 80 "$build_log"
+    fail "dpkg-buildpackage (the whole log: $build_log)"
 fi
-grep -E '^(Ok|Fail|Skipped|Timeout):' "$tmp/build.log" || true
+grep -E '^(Ok|Fail|Skipped|Timeout):' "$build_log" || true
 changes="libvae_${debian_version}_$(dpkg-architecture -qDEB_HOST_ARCH).changes"
 [ -f "$tmp/$changes" ] || fail "no $changes"
 # The .changes names every file built: the .debs and the .buildinfo.
@@ -63,4 +64,4 @@ for f in $files "$changes"; do
     cp "$tmp/$f" "$out/"
 done
 cd "$out"
-ls -l $files "$changes"
+ls -l $files "$changes" "$(basename "$build_log")"
