@@ -17,7 +17,6 @@ set -eu
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 cd "$(dirname "$0")/.."
-src=$PWD
 fail() { echo "build-deb: FAIL: $*" >&2; exit 1; }
 
 # What dpkg-buildpackage needs, then the Build-Depends of debian/control
@@ -64,4 +63,5 @@ for f in $files "$changes"; do
     cp "$tmp/$f" "$out/"
 done
 cd "$out"
+# shellcheck disable=SC2086
 ls -l $files "$changes" "$(basename "$build_log")"

@@ -49,7 +49,7 @@ if ! (cd "$tree" && "$py" -m build --wheel --no-isolation --outdir "$tmp/dist" .
     fail "python3 -m build"
 fi
 set -- "$tmp/dist"/*.whl
-[ $# -eq 1 ] && [ -f "$1" ] || fail "expected one wheel in $tmp/dist, got: $*"
+if [ $# -ne 1 ] || [ ! -f "$1" ]; then fail "expected one wheel in $tmp/dist, got: $*"; fi
 built=$1
 "$py" -m wheel unpack --dest "$tmp/unpacked" "$built" >/dev/null
 root="$tmp/unpacked/libvae-$version"
@@ -57,11 +57,9 @@ lib="$root/libvae/libvae.so.$soversion"
 
 echo "== build-wheel: checking the library inside $(basename "$built")"
 [ -f "$lib" ] || fail "no libvae/libvae.so.$soversion in the wheel"
-for f in $(find "$root" -type f); do
-    if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] && [ "$f" != "$lib" ]; then
-        fail "another ELF file in the wheel: ${f#"$root"/}"
-    fi
-done
+others=$(find "$root" -type f ! -path "$lib" -exec sh -c '
+    for f; do [ "$(head -c 4 "$f" | tail -c 3)" = ELF ] && echo "$f"; done; true' sh {} +)
+[ -z "$others" ] || fail "other ELF files in the wheel: $others"
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = "libvae.so.$soversion" ] || fail "soname '$soname', not libvae.so.$soversion"
 ! readelf -d "$lib" | grep -Eq '\((RPATH|RUNPATH)\)' || fail "the library has an RPATH or RUNPATH"
@@ -95,7 +93,7 @@ done
 if [ "$(printf '%s\n%s\n' "$newest" "$GLIBC_PROMISE" | sort -V | tail -n 1)" != "$GLIBC_PROMISE" ]; then
     fail "the library needs GLIBC_$newest, newer than the glibc $GLIBC_PROMISE the tag promises"
 fi
-echo "glibc symbol versions needed: $(echo $versions) (newest $newest <= $GLIBC_PROMISE)"
+echo "glibc symbol versions needed: $(echo "$versions" | tr '\n' ' ')(newest $newest <= $GLIBC_PROMISE)"
 
 arch=$("$py" -c 'import sysconfig; print(sysconfig.get_platform().split("-", 1)[1])')
 tag="py3-none-manylinux_$(echo "$GLIBC_PROMISE" | tr . _)_$arch"

@@ -56,7 +56,7 @@ done
 L="$root/usr/lib/$multiarch"
 # The split of docs/packaging.md: the link for -lvae only in -dev, no
 # library inside python3-libvae.
-dpkg -c "$tmp/debs"/libvae${soversion}_*.deb | grep -q "libvae\.so -> " &&
+dpkg -c "$tmp/debs/libvae${soversion}"_*.deb | grep -q "libvae\.so -> " &&
     fail "libvae$soversion holds the libvae.so link"
 dpkg -c "$tmp/debs"/python3-libvae_*.deb | grep -q "libvae\.so" &&
     fail "python3-libvae carries a libvae.so"

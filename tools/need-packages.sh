@@ -20,4 +20,5 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "installing:$missing"
 $SUDO apt-get update -q
+# shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
