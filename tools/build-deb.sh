@@ -31,6 +31,8 @@ soversion=${version%%.*}
 debian_version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
 [ "${debian_version%-*}" = "$version" ] ||
     fail "packaging/debian/changelog is at $debian_version, include/vae/version.h at $version"
+grep -q "^version = \"$version\"$" bindings/python/pyproject.toml ||
+    fail "bindings/python/pyproject.toml (python3-libvae) is not at version $version"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libvae-deb.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
