@@ -10,7 +10,6 @@ tests/test_signatures.py parses include/vae/vae.h and fails when a
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 from ctypes import (
@@ -36,6 +35,13 @@ EXPECTED_MAJOR = 1
 
 #: Environment variable naming the shared library to load (a path).
 LIBRARY_ENV = "LIBVAE_LIBRARY"
+
+#: The library's soname, which the system's loader resolves for an installed
+#: libvae (Debian's libvae1 and python3-libvae).
+SONAME = f"libvae.so.{EXPECTED_MAJOR}"
+
+#: The copy a wheel carries inside the package (tools/build-wheel.sh).
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), SONAME)
 
 
 # ---- types ------------------------------------------------------------------
@@ -200,21 +206,20 @@ class LibraryError(ImportError):
 
 
 def find_library() -> str:
-    """Where the library is: ``$LIBVAE_LIBRARY`` first, then the system's search.
+    """Which library to load: ``$LIBVAE_LIBRARY`` when set, else the copy
+    inside this package (:data:`BUNDLED`, in a wheel), else :data:`SONAME`,
+    for the system's loader to find (an installed libvae).
 
-    :raises LibraryError: when neither names a library.
+    :raises LibraryError: ``$LIBVAE_LIBRARY`` names no file.
     """
     path = os.environ.get(LIBRARY_ENV)
     if path:
         if not os.path.exists(path):
             raise LibraryError(f"{LIBRARY_ENV}={path}: no such file")
         return path
-    name = ctypes.util.find_library("vae")
-    if not name:
-        raise LibraryError(
-            "libvae not found: install it (libvae.so.1) or set "
-            f"{LIBRARY_ENV} to the path of libvae.so.{EXPECTED_MAJOR}")
-    return name
+    if os.path.exists(BUNDLED):
+        return BUNDLED
+    return SONAME
 
 
 class _Missing:
@@ -240,6 +245,11 @@ def load_library(path: str) -> ctypes.CDLL:
     try:
         cdll = ctypes.CDLL(path)
     except OSError as e:
+        if path == SONAME:
+            raise LibraryError(
+                f"libvae not found: the system's loader has no {SONAME} ({e}); install "
+                f"libvae (Debian: libvae1), install the libvae wheel, or set {LIBRARY_ENV} "
+                f"to the path of {SONAME}") from e
         raise LibraryError(f"{path}: cannot load: {e}") from e
     try:
         number = cdll.vae_version_number

@@ -20,6 +20,23 @@ def test_env_variable_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
         _capi.find_library()
 
 
+def test_the_bundled_library_comes_before_the_system(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: pathlib.Path) -> None:
+    bundled = tmp_path / _capi.SONAME
+    monkeypatch.delenv("LIBVAE_LIBRARY", raising=False)
+    monkeypatch.setattr(_capi, "BUNDLED", str(bundled))
+    assert _capi.find_library() == _capi.SONAME   # no copy inside: the system's loader
+    bundled.write_bytes(b"")
+    assert _capi.find_library() == str(bundled)   # a wheel's copy
+    monkeypatch.setenv("LIBVAE_LIBRARY", "/nonexistent/libvae.so.1")
+    with pytest.raises(_capi.LibraryError, match="LIBVAE_LIBRARY=/nonexistent"):
+        _capi.find_library()                      # the variable overrides it
+
+
+def test_the_bundled_copy_sits_beside_the_loader() -> None:
+    assert pathlib.Path(_capi.BUNDLED) == pathlib.Path(os.path.abspath(_capi.__file__)).parent / "libvae.so.1"
+
+
 def test_import_fails_clearly_without_the_library() -> None:
     r = subprocess.run([sys.executable, "-c", "import libvae"], capture_output=True, text=True,
                        env={**os.environ, "LIBVAE_LIBRARY": "/nonexistent/libvae.so.1"})
