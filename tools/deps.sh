@@ -18,6 +18,11 @@ packages="$packages gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 # libFuzzer (libclang_rt.fuzzer lives in libclang-rt-14-dev), valgrind.
 # gcc's ASan, UBSan and TSan runtimes come with gcc itself.
 packages="$packages clang libclang-rt-14-dev valgrind"
+# Real packages (tools/build-deb.sh, tools/build-wheel.sh, tools/check-packages.sh):
+# the Debian build tools and lintian, the wheel's meson-python backend.
+packages="$packages dpkg-dev build-essential debhelper dh-python python3-all
+  pybuild-plugin-pyproject python3-setuptools lintian python3-venv python3-mesonpy
+  python3-build python3-wheel patchelf"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -14,6 +14,7 @@ sh tools/abi-check.sh           # abidiff against tests/abi/libvae.abi (debug bu
 sh tools/check-docs.sh          # Doxygen reference (build-docs): no undocumented declaration
 sh tools/check-subproject.sh    # libvae as a meson subproject of an outside project
 sh tools/check-packaging.sh     # distro flags, reproducible bytes, libblas.so.3, offline tests
+sh tools/check-packages.sh      # Debian packages (lintian, scratch-root smoke tests), the wheel in a new venv
 
 # Machines we do not have, stood in for: the suites that compare two
 # computations (numerics, train, collective, mpi, python) again on every
