@@ -231,7 +231,7 @@ static void print_header(const run *r)
     printf("%5s %10s %10s %10s", "epoch", "total", "recon", "kl");
     if (r->show_weight) printf(" %8s", "kl_w");
     if (r->val) printf(" %10s", "val");
-    printf(" %8s\n", "seconds");
+    printf(" %8s %8s\n", "seconds", "save");
     fflush(stdout);
 }
 
@@ -270,15 +270,20 @@ static int train_epochs(run *r)
         if (r->val) cli_check(vae_model_evaluate(r->m, r->val, &val), "validating epoch %" PRIu64, e);
 
         if (r->root) {
+            /* The rows go before the checkpoint: a resume drops rows past
+             * its epoch, never misses one. "seconds" is vae_train_epoch's
+             * alone; "save" the checkpoint's (its fsync waits for the disk). */
+            write_row(r->csv, r->csv_path, "train", e, &mean, seconds);
+            if (r->val) write_row(r->csv, r->csv_path, "val", e, &val, 0.0);
+            const double t1 = now();
+            cli_check(vae_checkpoint_save(r->ckpt, r->m, r->opt), "saving %s", r->ckpt);
+            const double save_s = now() - t1;
             printf("%5" PRIu64 " %10.2f %10.2f %10.2f", e, mean.total, mean.recon, mean.kl);
             /* the mean weight over the epoch's steps */
             if (r->show_weight) printf(" %8.3f", mean.kl_weight);
             if (r->val) printf(" %10.2f", val.total);
-            printf(" %8.2f\n", seconds);
+            printf(" %8.2f %8.2f\n", seconds, save_s);
             fflush(stdout); /* rows appear as they come even through a pipe */
-            write_row(r->csv, r->csv_path, "train", e, &mean, seconds);
-            if (r->val) write_row(r->csv, r->csv_path, "val", e, &val, 0.0);
-            cli_check(vae_checkpoint_save(r->ckpt, r->m, r->opt), "saving %s", r->ckpt);
         }
         /* One worker alone may stop between epochs; workers stop together,
          * inside vae_train_epoch. */
