@@ -867,18 +867,29 @@ typedef int (*vae_sgemm_fn)(void *user, vae_transpose ta, vae_transpose tb, size
 /** @return number of backends usable in this process. @since 1.0 */
 VAE_API size_t vae_backend_count(void);
 /**
- * @return name of usable backend i, NULL past the end: "blas", "avx2", "avx512",
- *         "neon", "ref" (in that order of preference, those this build and CPU
- *         offer). @since 1.0
+ * @return name of usable backend i, NULL past the end: "avx512", "avx2",
+ *         "neon", "blas", "ref" (in that order of preference, those this
+ *         build and CPU offer). @since 1.0
  */
 VAE_API const char *vae_backend_name(size_t i);
-/** @return name of the backend in use. @since 1.0 */
+/**
+ * @return name of the backend in use. Unless one was selected (by
+ *         vae_backend_select() or VAE_BACKEND), the first call that needs one
+ *         makes the "auto" choice, which measures (see vae_backend_select()).
+ * @since 1.0
+ */
 VAE_API const char *vae_backend_active(void);
 
 /**
- * Select a backend by name ("auto" for the best one). Process-wide; call it
- * while no training is running. The VAE_BACKEND environment variable makes
- * the same choice at start-up.
+ * Select a backend by name. "auto" is the fastest on this machine: once per
+ * process, at the first use, the lesson's three large products are timed on
+ * every usable backend but "ref" (about 50 ms), and of those within 10% of
+ * the fastest the first in order of preference is taken; the figures go to
+ * the log callback at VAE_LOG_INFO. Name a backend instead for results that
+ * do not depend on such a measurement: an own level ("avx512", "avx2",
+ * "neon", "ref") at a fixed thread count gives the same bits on every CPU
+ * that runs it. Process-wide; call it while no training is running. The
+ * VAE_BACKEND environment variable makes the same choice at start-up.
  * @return VAE_ERR_UNAVAILABLE for a backend not built or not supported.
  * @since 1.0
  */
