@@ -101,7 +101,8 @@ static void adam(vae_optimizer *o, float *p, const float *g)
     const double t = (double)o->t;
     const float step = (float)(hp[VAE_OPTIM_LR] / (1.0 - pow(hp[VAE_OPTIM_BETA1], t)));
     const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(hp[VAE_OPTIM_BETA2], t)));
-    const vaei_adam_args args = {p, o->m, o->v, g, b1, b2, wd, eps, step, inv_sqrt_bc2};
+    const float c1 = (float)(1.0 - hp[VAE_OPTIM_BETA1]), c2 = (float)(1.0 - hp[VAE_OPTIM_BETA2]);
+    const vaei_adam_args args = {p, o->m, o->v, g, b1, b2, c1, c2, wd, eps, step, inv_sqrt_bc2};
     vaei_adam(&args, o->n); /* lib/kernels: vectorised and threaded, same bits */
 }
 

@@ -222,8 +222,8 @@ static void test_same_bits_as_reference(void **state)
         for (int t = 1; t <= 3; t++) {
             const float step = (float)(1e-3 / (1.0 - pow(0.9, t)));
             const float ibc = (float)(1.0 / sqrt(1.0 - pow(0.999, t)));
-            const vaei_adam_args a1 = {p1, m1, v1, grad, 0.9f, 0.999f, 0.01f, 1e-8f, step, ibc};
-            const vaei_adam_args a2 = {p2, m2, v2, grad, 0.9f, 0.999f, 0.01f, 1e-8f, step, ibc};
+            const vaei_adam_args a1 = {p1, m1, v1, grad, 0.9f, 0.999f, 0.1f, 0.001f, 0.01f, 1e-8f, step, ibc};
+            const vaei_adam_args a2 = {p2, m2, v2, grad, 0.9f, 0.999f, 0.1f, 0.001f, 0.01f, 1e-8f, step, ibc};
             ref->adam(&a1, 0, np);
             v->adam(&a2, 0, np);
         }
@@ -260,7 +260,7 @@ static void test_threads_same_bits(void **state)
         const double sum = vaei_bce_logits(n, d, x, d, l, dl, 0.01f);
         float *pt = copy(p, np), *mt = calloc(np, sizeof *mt), *vt = calloc(np, sizeof *vt);
         assert_true(mt && vt);
-        const vaei_adam_args a = {pt, mt, vt, g, 0.9f, 0.999f, 0.0f, 1e-8f, 1e-2f, 30.0f};
+        const vaei_adam_args a = {pt, mt, vt, g, 0.9f, 0.999f, 0.1f, 0.001f, 0.0f, 1e-8f, 1e-2f, 30.0f};
         vaei_adam(&a, np);
         assert_true(vaei_all_finite(g, np));
         const float keep = g[np - 1];

@@ -107,8 +107,8 @@ static void adam(const vaei_adam_args *a, size_t begin, size_t end)
     const float *g = a->g;
     for (size_t i = begin; i < end; i++) {
         const float gi = g[i] + a->wd * p[i];
-        m[i] = a->b1 * m[i] + (1.0f - a->b1) * gi;
-        v[i] = a->b2 * v[i] + (1.0f - a->b2) * gi * gi;
+        m[i] = a->b1 * m[i] + a->c1 * gi;
+        v[i] = a->b2 * v[i] + a->c2 * gi * gi;
         p[i] -= a->step * m[i] / (sqrtf(v[i]) * a->inv_sqrt_bc2 + a->eps);
     }
 }

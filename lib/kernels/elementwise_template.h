@@ -216,8 +216,8 @@ static double EW_SUFFIX(bce_logits)(size_t n, size_t d, const float *x, size_t l
 
 static void EW_SUFFIX(adam)(const vaei_adam_args *a, size_t begin, size_t end)
 {
-    const vf b1 = vset1(a->b1), b2 = vset1(a->b2), c1 = vset1(1.0f - a->b1);
-    const vf c2 = vset1(1.0f - a->b2), wd = vset1(a->wd), eps = vset1(a->eps);
+    const vf b1 = vset1(a->b1), b2 = vset1(a->b2), c1 = vset1(a->c1);
+    const vf c2 = vset1(a->c2), wd = vset1(a->wd), eps = vset1(a->eps);
     const vf step = vset1(a->step), ibc = vset1(a->inv_sqrt_bc2);
     size_t i = begin;
     /* The reference's operations one for one (no FMA): the same bits. */
