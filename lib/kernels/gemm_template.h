@@ -164,13 +164,6 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
     }
 }
 #else /* GEMM_BF16 */
-/* bfloat16 of 16 floats, nearest even (vcvtneps2bf16), widened to the low
- * halves of 16 words. */
-INLINE __m512i bf16_words(vf x)
-{
-    return _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x));
-}
-
 /* kc consecutive floats of a row into KP(kc) words: word q = (s[2q], s[2q+1]). */
 static void conv_row(const float *s, size_t kc, pk_t *d)
 {
@@ -185,6 +178,15 @@ static void conv_row(const float *s, size_t kc, pk_t *d)
     }
 }
 
+/* 16 words (x0[c], x1[c]) of two vectors: one conversion of both (x0 to
+ * the low 16 halves) and one permutation that interleaves them. */
+INLINE __m512i pair_words(vf x0, vf x1)
+{
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                         23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+}
+
 /* Two rows of cnt floats (s1 NULL: zeros) into `width` >= cnt words,
  * word c = (s0[c], s1[c]), zero past cnt. */
 static void conv_pair_rows(const float *s0, const float *s1, size_t cnt, size_t width, pk_t *d)
@@ -193,7 +195,7 @@ static void conv_pair_rows(const float *s0, const float *s1, size_t cnt, size_t 
         const size_t n = c < cnt ? min_sz(VW, cnt - c) : 0, w = min_sz(VW, width - c);
         const vf x0 = n == VW ? vload(s0 + c) : n ? vload_n(s0 + c, n) : vzero();
         const vf x1 = !s1 ? vzero() : n == VW ? vload(s1 + c) : n ? vload_n(s1 + c, n) : vzero();
-        const __m512i word = _mm512_or_si512(bf16_words(x0), _mm512_slli_epi32(bf16_words(x1), 16));
+        const __m512i word = pair_words(x0, x1);
         if (w == VW)
             _mm512_storeu_si512(d + c, word);
         else
@@ -251,8 +253,15 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
         for (size_t q = 0; q < kp; q++) {
             const float *s0 = g->b + (p0 + 2 * q) * g->ldb + j0;
             const float *s1 = 2 * q + 1 < kc ? s0 + g->ldb : NULL;
-            for (size_t jp = 0; jp < full; jp += NR)
-                conv_pair_rows(s0 + jp, s1 ? s1 + jp : NULL, NR, NR, dst + jp * kp + q * NR);
+            if (s1) /* the full panels in one pass along the rows */
+                for (size_t jp = 0; jp < full; jp += NR)
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        _mm512_storeu_si512(dst + jp * kp + q * NR + v * VW,
+                                            pair_words(vload(s0 + jp + v * VW), vload(s1 + jp + v * VW)));
+            else
+                for (size_t jp = 0; jp < full; jp += NR)
+                    conv_pair_rows(s0 + jp, NULL, NR, NR, dst + jp * kp + q * NR);
             if (nr) conv_pair_rows(s0 + full, s1 ? s1 + full : NULL, nr, w, dst + full * kp + q * w);
         }
         return;
