@@ -100,8 +100,8 @@ static void run(const shape *s)
 }
 
 /* Best GFLOP/s over `repeat` runs of at least 0.1 s each, by the wall
- * clock and by the process's CPU time (*cpu: meaningful on one thread, where
- * it leaves out the time other processes held the core). */
+ * clock and by the process's CPU time (*cpu: it leaves out the time other
+ * processes held the cores, and counts the threads' waiting). */
 static double gflops(const shape *s, int repeat, double *cpu)
 {
     run(s);
@@ -314,7 +314,11 @@ int main(int argc, char **argv)
                         const double wall = gflops(x, repeat, &cpu);
                         printf("  %s gemm %s m=%-3zu n=%-3zu k=%-3zu threads=%d  %6.1f GFLOP/s",
                                precision_names[precision], x->what, x->m, x->n, x->k, t, wall);
-                        if (t == 1) printf("  (%.1f per CPU second)", cpu);
+                        /* At 2 threads, per CPU second of the process: below the
+                         * 1-thread figure by what the threads waste (waiting,
+                         * packing twice); the wall figure adds what other work
+                         * on the machine takes from them. */
+                        printf("  (%.1f per CPU second)", cpu);
                         printf("\n");
                         fflush(stdout);
                     }
