@@ -211,8 +211,10 @@ typedef enum vae_precision {
      *  significand, nearest even), products summed in float32 by the
      *  AVX512_BF16 instruction vdpbf16ps: about half the time of FP32 on
      *  Zen 4/5. Results agree with FP32 to about 2^-8 relatively per term;
-     *  they are reproducible bit for bit at a fixed thread count. A host
-     *  sgemm (vae_set_sgemm) takes precedence and computes in float32. */
+     *  they are reproducible bit for bit, at any thread count. These
+     *  products run on libvae's AVX-512 BF16 kernel whatever the backend
+     *  (vae_backend_select) does the float32 ones; a host sgemm
+     *  (vae_set_sgemm) takes precedence and computes in float32. */
     VAE_PRECISION_BF16 = 1
 } vae_precision;
 
