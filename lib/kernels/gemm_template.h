@@ -387,14 +387,15 @@ static size_t k_block(size_t k)
     return (kc + 3) & ~(size_t)3;
 }
 
+/* Elements of pk_t (floats, or bfloat16 pairs) of the packing buffers. */
 static size_t abuf_floats(void)
 {
-    return (size_t)(MC + MR) * KC;
+    return (size_t)(MC + MR) * KP(KC);
 }
 
 static size_t bbuf_floats(void)
 {
-    return (size_t)(NC + NR) * KC;
+    return (size_t)(NC + NR) * KP(KC);
 }
 
 /* Operands packed once for all threads (see GEMM_SUFFIX(sgemm)): A when C
