@@ -349,12 +349,16 @@ int main(int argc, char **argv)
                        dec, threads);
             }
             if (do_gemm && train)
-                printf("  %s train / gemm-only epoch  %.3f\n", pn, t_wall[pi] / g_wall[pi]);
+                printf("  %s train / gemm-only epoch  %.3f  (CPU s %.3f)\n", pn,
+                       t_wall[pi] / g_wall[pi], t_cpu[pi] / g_cpu[pi]);
             fflush(stdout);
         }
-        if (nprec == 2 && train)
-            printf("  bf16 / fp32 train epoch  %.3f  (gemm-only %.3f)\n", t_wall[1] / t_wall[0],
-                   do_gemm ? g_wall[1] / g_wall[0] : 0.0);
+        if (nprec == 2 && train) {
+            printf("  bf16 / fp32 train epoch  %.3f  (CPU s %.3f)", t_wall[1] / t_wall[0],
+                   t_cpu[1] / t_cpu[0]);
+            if (do_gemm) printf("  gemm-only %.3f  (CPU s %.3f)", g_wall[1] / g_wall[0], g_cpu[1] / g_cpu[0]);
+            printf("\n");
+        }
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
