@@ -58,6 +58,9 @@ static const char *const usage_text[] = {
     "                    images [1]\n"
     "  --threads N       threads of the matrix products [library default]\n"
     "  --backend NAME    compute backend: auto, ref, blas, ... [library default]\n"
+    "  --precision P     fp32, or bf16: the large matrix products in bfloat16 with float32\n"
+    "                    sums (needs AVX512_BF16; weights and checkpoints stay float32,\n"
+    "                    so a run resumes in either) [fp32]\n"
     "  --out DIR         output directory, created if missing [vae-out]\n"
     "  --resume FILE     continue from a checkpoint (model and optimizer); its model\n"
     "                    replaces the architecture flags and --seed; objective flags\n"
@@ -122,7 +125,7 @@ options options_parse(int argc, char **argv, const trainer_workers *w)
     static char default_data[PATH_SIZE];
     options o = {.data = cli_default_data(default_data, sizeof default_data), .out = "vae-out", .epochs = 10, .seed = 1,
                  .batch = 128, .latent = 2, .enc = {400}, .n_enc = 1, .dec = {400},
-                 .n_dec = 1, .lr = 1e-3, .beta = 1.0};
+                 .n_dec = 1, .lr = 1e-3, .beta = 1.0, .precision = -1};
     const char *shape_flag = NULL; /* a flag that only a new model can honour */
     int side_given = 0;            /* 1: --encoder, 2: --decoder */
     size_t hidden[MAX_HIDDEN], n_hidden = 0;
@@ -163,6 +166,9 @@ options options_parse(int argc, char **argv, const trainer_workers *w)
             o.resume = v;
         } else if ((v = cli_value(argc, argv, &i, "--backend"))) {
             o.backend = v;
+        } else if ((v = cli_value(argc, argv, &i, "--precision"))) {
+            static const char *const precisions[] = {"fp32", "bf16"};
+            o.precision = pick("--precision", v, precisions, 2);
         } else if ((v = cli_value(argc, argv, &i, "--epochs"))) {
             o.epochs = cli_uint64("--epochs", v, UINT64_MAX);
         } else if ((v = cli_value(argc, argv, &i, "--batch"))) {

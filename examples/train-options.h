@@ -25,6 +25,7 @@ typedef struct options {
     double lr;
     int lr_given;     /* --lr overrides a resumed optimizer's rate only when given */
     int threads;      /* 0: the library's default */
+    int precision;    /* a vae_precision; -1: not given (float32, as checkpoints hold) */
     int quiet;
     int batch_given;  /* else the default: 128 images per step over all workers */
     int done;         /* --help or --version: nothing more to do */

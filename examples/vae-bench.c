@@ -9,6 +9,9 @@
  *   - encode and decode throughput in images per second;
  * then the peak resident memory of the process. Every figure is the best of
  * --repeat runs, because other work on the machine only ever slows a run.
+ * Each figure is printed for each precision (--precision; VAE_PARAM_PRECISION),
+ * and the epochs of both precisions run interleaved, repeat by repeat, so
+ * that their ratios (printed at the end of each backend) see the same load.
  *
  * It times the GEMMs through the library's internal entry point (it links
  * the library's objects, as the internal tests do): the public API has no
@@ -84,19 +87,21 @@ static size_t step_shapes(size_t b, shape *s)
 static const int large[5] = {0, 3, 10, 4, 5};
 
 static float *buf_a, *buf_b, *buf_c;
+static int precision; /* a vae_precision: of run() and new_model() */
+static const char *const precision_names[] = {"fp32", "bf16"};
 
 static void run(const shape *s)
 {
     const size_t lda = s->ta == VAE_NO_TRANS ? s->k : s->m;
     const size_t ldb = s->tb == VAE_NO_TRANS ? s->n : s->k;
-    if (vaei_gemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, buf_a, lda, buf_b, ldb, 0.0f, buf_c,
-                  s->n) != VAE_OK)
+    if (vaei_gemm_prec(precision, s->ta, s->tb, s->m, s->n, s->k, 1.0f, buf_a, lda, buf_b, ldb,
+                       0.0f, buf_c, s->n) != VAE_OK)
         die("gemm: %s", vae_last_error());
 }
 
 /* Best GFLOP/s over `repeat` runs of at least 0.1 s each, by the wall
- * clock and by the process's CPU time (*cpu: meaningful on one thread, where
- * it leaves out the time other processes held the core). */
+ * clock and by the process's CPU time (*cpu: it leaves out the time other
+ * processes held the cores, and counts the threads' waiting). */
 static double gflops(const shape *s, int repeat, double *cpu)
 {
     run(s);
@@ -118,25 +123,20 @@ static double gflops(const shape *s, int repeat, double *cpu)
     return best;
 }
 
-/* Seconds of the GEMMs of one epoch: 468 steps of 128 and one of 96 (and,
- * in *cpu, the fewest CPU seconds of the process). */
-static double gemm_epoch(int repeat, double *cpu)
+/* Seconds of the GEMMs of one epoch: 468 steps of 128 and one of 96; the
+ * best so far in *best and the fewest CPU seconds in *cpu. */
+static void gemm_epoch(double *best, double *cpu)
 {
     shape full[16], last[16];
     const size_t ns = step_shapes(BATCH, full);
     step_shapes(IMAGES % BATCH, last);
-    double best = 1e300;
-    *cpu = 1e300;
-    for (int r = 0; r < repeat; r++) {
-        const double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-        for (size_t step = 0; step < IMAGES / BATCH; step++)
-            for (size_t i = 0; i < ns; i++) run(&full[i]);
-        for (size_t i = 0; i < ns; i++) run(&last[i]);
-        const double t = now() - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-        if (t < best) best = t;
-        if (c < *cpu) *cpu = c;
-    }
-    return best;
+    const double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    for (size_t step = 0; step < IMAGES / BATCH; step++)
+        for (size_t i = 0; i < ns; i++) run(&full[i]);
+    for (size_t i = 0; i < ns; i++) run(&last[i]);
+    const double t = now() - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    if (t < *best) *best = t;
+    if (c < *cpu) *cpu = c;
 }
 
 static vae_model *new_model(void)
@@ -145,30 +145,28 @@ static vae_model *new_model(void)
     vae_model *m;
     cli_check(vae_config_create(&cfg), "config");
     cli_check(vae_config_set(cfg, VAE_PARAM_SEED, 1), "seed");
+    cli_check(vae_config_set(cfg, VAE_PARAM_PRECISION, precision), "precision");
     cli_check(vae_model_create(&m, cfg), "model");
     vae_config_free(cfg);
     return m;
 }
 
-static double train_epoch(vae_dataset *ds, int repeat, double *loss, double *cpu)
+/* One training epoch from a fresh model: the best seconds so far in *best,
+ * the fewest CPU seconds in *cpu. */
+static void train_epoch(vae_dataset *ds, double *best, double *loss, double *cpu)
 {
-    double best = 1e300;
-    *cpu = 1e300;
-    for (int r = 0; r < repeat; r++) {
-        vae_model *m = new_model();
-        vae_optimizer *opt;
-        cli_check(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM), "optimizer");
-        vae_loss l;
-        const double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-        cli_check(vae_train_epoch(m, opt, ds, BATCH, NULL, NULL, &l), "epoch");
-        const double t = now() - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-        if (t < best) best = t;
-        if (c < *cpu) *cpu = c;
-        *loss = l.total;
-        vae_optimizer_free(opt);
-        vae_model_free(m);
-    }
-    return best;
+    vae_model *m = new_model();
+    vae_optimizer *opt;
+    cli_check(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM), "optimizer");
+    vae_loss l;
+    const double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    cli_check(vae_train_epoch(m, opt, ds, BATCH, NULL, NULL, &l), "epoch");
+    const double t = now() - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    if (t < *best) *best = t;
+    if (c < *cpu) *cpu = c;
+    *loss = l.total;
+    vae_optimizer_free(opt);
+    vae_model_free(m);
 }
 
 /* Images per second of encode (x -> mu, logvar) and decode (z -> x). */
@@ -210,6 +208,7 @@ static void usage(void)
            "  --backend NAME   only this backend (repeatable) [every usable one]\n"
            "  --threads N      threads of the epoch and inference figures [2]\n"
            "  --repeat N       runs per figure; the best is printed [3]\n"
+           "  --precision P    fp32, bf16 or both [both where the CPU has AVX512_BF16]\n"
            "  --no-gemm        skip the GEMM figures\n"
            "  --no-train       skip the epoch and inference figures\n"
            "  --all-shapes     GFLOP/s of all eleven products of a step, not only the\n"
@@ -225,6 +224,8 @@ int main(int argc, char **argv)
     const char *data = "/usr/share/datasets/fashion-mnist", *only[16];
     size_t nonly = 0;
     int threads = 2, repeat = 3, do_gemm = 1, do_train = 1, all_shapes = 0;
+    int precs[2] = {VAE_PRECISION_FP32, VAE_PRECISION_BF16}, nprec = 2;
+    const char *want_prec = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0) {
@@ -239,6 +240,8 @@ int main(int argc, char **argv)
             threads = cli_int("--threads", v, 1, 1024);
         } else if ((v = cli_value(argc, argv, &i, "--repeat"))) {
             repeat = cli_int("--repeat", v, 1, 1000);
+        } else if ((v = cli_value(argc, argv, &i, "--precision"))) {
+            want_prec = v;
         } else if (strcmp(argv[i], "--no-gemm") == 0) {
             do_gemm = 0;
         } else if (strcmp(argv[i], "--no-train") == 0) {
@@ -247,6 +250,25 @@ int main(int argc, char **argv)
             all_shapes = 1;
         } else {
             die("%s: unknown option (see --help)", argv[i]);
+        }
+    }
+
+    {
+        /* both: bf16 only where a model may take it */
+        vae_config *probe;
+        cli_check(vae_config_create(&probe), "config");
+        const int bf16_ok = vae_config_set(probe, VAE_PARAM_PRECISION, VAE_PRECISION_BF16) == VAE_OK;
+        vae_config_free(probe);
+        if (!want_prec || strcmp(want_prec, "both") == 0) {
+            nprec = bf16_ok ? 2 : 1;
+        } else if (strcmp(want_prec, "fp32") == 0) {
+            nprec = 1;
+        } else if (strcmp(want_prec, "bf16") == 0) {
+            if (!bf16_ok) die("--precision bf16: %s", vae_last_error());
+            precs[0] = VAE_PRECISION_BF16;
+            nprec = 1;
+        } else {
+            die("--precision %s: fp32, bf16 or both", want_prec);
         }
     }
 
@@ -279,37 +301,63 @@ int main(int argc, char **argv)
     for (size_t bi = 0; bi < nb; bi++) {
         cli_check(vae_backend_select(names[bi]), "--backend %s", names[bi]);
         printf("backend %s\n", names[bi]);
+        double g_wall[2] = {1e300, 1e300}, g_cpu[2] = {1e300, 1e300};
+        double t_wall[2] = {1e300, 1e300}, t_cpu[2] = {1e300, 1e300}, loss[2] = {0, 0};
         if (do_gemm) {
-            for (int t = 1; t <= 2; t++) {
-                cli_check(vae_set_threads(t), "threads");
-                for (int i = 0; i < (all_shapes ? 11 : 5); i++) {
-                    const shape *x = &s[all_shapes ? i : large[i]];
-                    double cpu;
-                    const double wall = gflops(x, repeat, &cpu);
-                    printf("  gemm %s m=%-3zu n=%-3zu k=%-3zu threads=%d  %6.1f GFLOP/s", x->what,
-                           x->m, x->n, x->k, t, wall);
-                    if (t == 1) printf("  (%.1f per CPU second)", cpu);
-                    printf("\n");
-                    fflush(stdout);
+            for (int pi = 0; pi < nprec; pi++) {
+                precision = precs[pi];
+                for (int t = 1; t <= 2; t++) {
+                    cli_check(vae_set_threads(t), "threads");
+                    for (int i = 0; i < (all_shapes ? 11 : 5); i++) {
+                        const shape *x = &s[all_shapes ? i : large[i]];
+                        double cpu;
+                        const double wall = gflops(x, repeat, &cpu);
+                        printf("  %s gemm %s m=%-3zu n=%-3zu k=%-3zu threads=%d  %6.1f GFLOP/s",
+                               precision_names[precision], x->what, x->m, x->n, x->k, t, wall);
+                        /* At 2 threads, per CPU second of the process: below the
+                         * 1-thread figure by what the threads waste (waiting,
+                         * packing twice); the wall figure adds what other work
+                         * on the machine takes from them. */
+                        printf("  (%.1f per CPU second)", cpu);
+                        printf("\n");
+                        fflush(stdout);
+                    }
                 }
             }
-            cli_check(vae_set_threads(threads), "threads");
-            double cpu;
-            const double wall = gemm_epoch(repeat, &cpu);
-            printf("  gemm-only epoch (11 products x 469 steps) threads=%d  %.3f s  (%.3f CPU s)\n",
-                   threads, wall, cpu);
+        }
+        const int train = do_train && (strcmp(names[bi], "ref") != 0 || nonly);
+        cli_check(vae_set_threads(threads), "threads");
+        /* The epochs, interleaved: repeat r of every figure before r + 1. */
+        for (int r = 0; r < repeat; r++)
+            for (int pi = 0; pi < nprec; pi++) {
+                precision = precs[pi];
+                if (do_gemm) gemm_epoch(&g_wall[pi], &g_cpu[pi]);
+                if (train) train_epoch(ds, &t_wall[pi], &loss[pi], &t_cpu[pi]);
+            }
+        for (int pi = 0; pi < nprec; pi++) {
+            precision = precs[pi];
+            const char *pn = precision_names[precision];
+            if (do_gemm)
+                printf("  %s gemm-only epoch (11 products x 469 steps) threads=%d  %.3f s  (%.3f CPU s)\n",
+                       pn, threads, g_wall[pi], g_cpu[pi]);
+            if (train) {
+                printf("  %s train epoch threads=%d  %.3f s  (%.3f CPU s; loss %.2f nats/image)\n",
+                       pn, threads, t_wall[pi], t_cpu[pi], loss[pi]);
+                double enc, dec;
+                infer(ds, repeat, &enc, &dec);
+                printf("  %s encode %.0f images/s  decode %.0f images/s  threads=%d\n", pn, enc,
+                       dec, threads);
+            }
+            if (do_gemm && train)
+                printf("  %s train / gemm-only epoch  %.3f  (CPU s %.3f)\n", pn,
+                       t_wall[pi] / g_wall[pi], t_cpu[pi] / g_cpu[pi]);
             fflush(stdout);
         }
-        if (do_train && (strcmp(names[bi], "ref") != 0 || nonly)) {
-            cli_check(vae_set_threads(threads), "threads");
-            double loss = 0.0, cpu;
-            const double t = train_epoch(ds, repeat, &loss, &cpu);
-            printf("  train epoch threads=%d  %.3f s  (%.3f CPU s; loss %.2f nats/image)\n", threads,
-                   t, cpu, loss);
-            double enc, dec;
-            infer(ds, repeat, &enc, &dec);
-            printf("  encode %.0f images/s  decode %.0f images/s  threads=%d\n", enc, dec, threads);
-            fflush(stdout);
+        if (nprec == 2 && train) {
+            printf("  bf16 / fp32 train epoch  %.3f  (CPU s %.3f)", t_wall[1] / t_wall[0],
+                   t_cpu[1] / t_cpu[0]);
+            if (do_gemm) printf("  gemm-only %.3f  (CPU s %.3f)", g_wall[1] / g_wall[0], g_cpu[1] / g_cpu[0]);
+            printf("\n");
         }
     }
     struct rusage ru;

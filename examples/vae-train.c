@@ -380,6 +380,8 @@ int trainer_main(int argc, char **argv, const char *program, const trainer_worke
             die("--conditional: --data %s has no train-labels-idx1-ubyte[.gz]", o.data);
         r.m = options_create_model(&o, dim, vae_dataset_num_classes(r.train));
     }
+    /* Not part of a checkpoint: a resumed run computes in float32 unless told. */
+    if (o.precision >= 0) cli_check(vae_model_set(r.m, VAE_PARAM_PRECISION, o.precision), "--precision");
     if (model_size(r.m, VAE_PARAM_COND_DIM) && !vae_dataset_labels(test))
         die("--data %s: a conditional model needs t10k-labels-idx1-ubyte[.gz] too", o.data);
     double schedule;

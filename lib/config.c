@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "kernels/kernels.h"
 
 enum { INTEGRAL = 1, ARCH = 2 };
 
@@ -33,6 +34,7 @@ static const struct {
     [S_LOGVAR_MIN] = {VAE_PARAM_LOGVAR_MIN, "logvar_min", -80, 80, -30, 0},
     [S_LOGVAR_MAX] = {VAE_PARAM_LOGVAR_MAX, "logvar_max", -80, 80, 20, 0},
     [S_EVAL_USE_MEAN] = {VAE_PARAM_EVAL_USE_MEAN, "eval_use_mean", 0, 1, 0, INTEGRAL},
+    [S_PRECISION] = {VAE_PARAM_PRECISION, "precision", 0, 1, VAE_PRECISION_FP32, INTEGRAL},
 };
 
 int vaei_param_slot(vae_param p)
@@ -54,6 +56,9 @@ vae_status vaei_param_check(int slot, double v)
                params[slot].lo, params[slot].hi);
     VAEI_CHECK(!(params[slot].flags & INTEGRAL) || v == floor(v), VAE_ERR_INVALID_ARGUMENT,
                "%s = %g must be a whole number", params[slot].name, v);
+    VAEI_CHECK(slot != S_PRECISION || v != VAE_PRECISION_BF16 || vaei_bf16_sgemm() != NULL,
+               VAE_ERR_UNAVAILABLE, "precision bf16 needs AVX512_BF16, which %s",
+               vaei_bf16_sgemm_built() ? "this CPU lacks" : "this build left out");
     return VAE_OK;
 }
 

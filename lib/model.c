@@ -268,8 +268,9 @@ static vae_status side_forward(vae_model *m, const vaei_layer *ly, size_t nl, fl
 {
     const int act = (int)VAEI_CFG(m, S_ACTIVATION);
     const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
+    const int prec = (int)VAEI_CFG(m, S_PRECISION);
     for (size_t l = 0; l < nl; l++) {
-        VAEI_TRY(vaei_gemm(VAE_NO_TRANS, VAE_NO_TRANS, n, ly[l].out, ly[l].in, 1.0f, in, ldin,
+        VAEI_TRY(vaei_gemm_prec(prec, VAE_NO_TRANS, VAE_NO_TRANS, n, ly[l].out, ly[l].in, 1.0f, in, ldin,
                            m->params + ly[l].w, ly[l].out, 0.0f, h[l], ly[l].out));
         /* h = act(h + b); the output layer takes the bias alone (act -1).
          * The kernels write every activation's derivative in terms of its
@@ -347,17 +348,18 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
 {
     const int act = (int)VAEI_CFG(m, S_ACTIVATION);
     const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
+    const int prec = (int)VAEI_CFG(m, S_PRECISION);
     for (size_t l = nl; l-- > 0;) {
         const float *x = l ? h[l - 1] : in;
         const size_t ldx = l ? ly[l - 1].out : ldin;
         /* dW = x^T g, db = colsum(g) */
-        VAEI_TRY(vaei_gemm(VAE_TRANS, VAE_NO_TRANS, ly[l].in, ly[l].out, n, 1.0f, x, ldx, *g,
+        VAEI_TRY(vaei_gemm_prec(prec, VAE_TRANS, VAE_NO_TRANS, ly[l].in, ly[l].out, n, 1.0f, x, ldx, *g,
                            ly[l].out, 0.0f, m->grads + ly[l].w, ly[l].out));
         vaei_col_sums(m->grads + ly[l].b, *g, n, ly[l].out);
         const size_t width = l ? ly[l].in : keep;
         if (width == 0) continue;
         /* dx = g W^T (only the first `width` rows of W when l == 0) */
-        VAEI_TRY(vaei_gemm(VAE_NO_TRANS, VAE_TRANS, n, width, ly[l].out, 1.0f, *g, ly[l].out,
+        VAEI_TRY(vaei_gemm_prec(prec, VAE_NO_TRANS, VAE_TRANS, n, width, ly[l].out, 1.0f, *g, ly[l].out,
                            m->params + ly[l].w, ly[l].out, 0.0f, *spare, width));
         if (l) vaei_act_backward(*spare, h[l - 1], n * width, act, slope);
         float *t = *g;

@@ -8,6 +8,13 @@
  *     |c - c_exact| <= (k + 2) u (|alpha| sum_p |a_ip b_pj| + |beta c_ij|),
  * u = 2^-24, which holds for any summation order, blocked or fused.
  *
+ * The bfloat16 products (VAE_PRECISION_BF16) round each operand to an
+ * 8-bit significand, a relative error of at most u_b = 2^-8 (nearest
+ * even), so each term a b carries at most (2 u_b + u_b^2) |a b| before the
+ * float32 sum adds its (k + 2) u:
+ *     |c - c_exact| <= ((2 u_b + u_b^2) + (k + 2) u) |alpha| sum_p |a_ip b_pj| + (k + 2) u |beta c_ij|.
+ * The inputs are in [-1, 1] and never subnormal (vdpbf16ps flushes those).
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
@@ -31,6 +38,9 @@ static float *rand_matrix(vaei_rng *r, size_t rows, size_t ld)
     return p;
 }
 
+/* 1: one_case() runs the bfloat16 product instead of the active level. */
+static int use_bf16;
+
 static double at(const float *x, size_t ld, vae_transpose t, size_t i, size_t j)
 {
     return t == VAE_NO_TRANS ? x[i * ld + j] : x[j * ld + i];
@@ -51,9 +61,11 @@ static double one_case(vaei_rng *r, size_t m, size_t n, size_t k, vae_transpose 
     if (beta == 0.0f)
         for (size_t i = 0; i < m * ldc; i++) c[i] = NAN; /* beta 0 must ignore C */
     memcpy(c0, c, m * ldc * sizeof *c);
-    assert_int_equal(vaei_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), VAE_OK);
+    assert_int_equal(vaei_gemm_prec(use_bf16 ? VAE_PRECISION_BF16 : VAE_PRECISION_FP32, ta, tb, m,
+                                    n, k, alpha, a, lda, b, ldb, beta, c, ldc),
+                     VAE_OK);
 
-    const double u = 0x1.0p-24;
+    const double u = 0x1.0p-24, ub = 0x1.0p-8, rel = use_bf16 ? 2 * ub + ub * ub : 0.0;
     double worst = 0.0;
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < ldc; j++) {
@@ -69,11 +81,12 @@ static double one_case(vaei_rng *r, size_t m, size_t n, size_t k, vae_transpose 
             }
             exact *= alpha;
             mag *= fabs(alpha);
+            const double products = mag;
             if (beta != 0.0f) {
                 exact += (double)beta * c0[i * ldc + j];
                 mag += fabs((double)beta * c0[i * ldc + j]);
             }
-            const double bound = (double)(k + 2) * u * mag + 1e-30;
+            const double bound = (double)(k + 2) * u * mag + rel * products + 1e-30;
             const double err = fabs((double)c[i * ldc + j] - exact);
             assert_false(isnan(c[i * ldc + j]));
             if (err / bound > worst) worst = err / bound;
@@ -360,6 +373,61 @@ static void test_forced_by_environment(void **state)
     check_active(want, 1);
 }
 
+/* The bfloat16 products on the shapes above at 1 to 3 threads, against
+ * the double reference with the bfloat16 bound; their bits do not depend
+ * on the thread count (the same template as the float32 levels), and they
+ * do differ from float32's (the operands really are rounded). Skipped
+ * where the CPU lacks AVX512_BF16. */
+static void test_bf16_products(void **state)
+{
+    (void)state;
+    if (!vaei_bf16_sgemm()) {
+        print_message("no AVX512_BF16 on this CPU (or in this build): skipped\n");
+        skip();
+    }
+    use_bf16 = 1;
+    for (int t = 1; t <= 3; t++) {
+        assert_int_equal(vae_set_threads(t), VAE_OK);
+        check_active("bf16", t == 2);
+    }
+    use_bf16 = 0;
+    static const size_t shapes[][3] = {{128, 400, 784}, {784, 400, 128}, {400, 784, 128},
+                                       {128, 784, 400}, {97, 203, 301}};
+    vaei_rng r;
+    vaei_rng_seed(&r, 5);
+    float *a = rand_matrix(&r, 784, 784), *b = rand_matrix(&r, 784, 784);
+    float *c1 = malloc(784 * 784 * sizeof *c1), *c2 = malloc(784 * 784 * sizeof *c2);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+            const vae_transpose ta = (vae_transpose)(t & 1), tb = (vae_transpose)(t >> 1);
+            const size_t lda = ta == VAE_NO_TRANS ? k : m, ldb = tb == VAE_NO_TRANS ? n : k;
+            assert_int_equal(vae_set_threads(2), VAE_OK);
+            assert_int_equal(vaei_gemm_prec(VAE_PRECISION_BF16, ta, tb, m, n, k, 1.0f, a, lda, b,
+                                            ldb, 0.0f, c1, n),
+                             VAE_OK);
+            for (int threads = 1; threads <= 3; threads++) {
+                assert_int_equal(vae_set_threads(threads), VAE_OK);
+                assert_int_equal(vaei_gemm_prec(VAE_PRECISION_BF16, ta, tb, m, n, k, 1.0f, a, lda,
+                                                b, ldb, 0.0f, c2, n),
+                                 VAE_OK);
+                if (memcmp(c1, c2, m * n * sizeof *c1) != 0)
+                    fail_msg("bf16 %zux%zux%zu t=%d: %d threads differ from 2", m, n, k, t, threads);
+            }
+            assert_int_equal(vaei_gemm_prec(VAE_PRECISION_FP32, ta, tb, m, n, k, 1.0f, a, lda, b,
+                                            ldb, 0.0f, c2, n),
+                             VAE_OK);
+            assert_true(memcmp(c1, c2, m * n * sizeof *c1) != 0);
+        }
+    assert_int_equal(vae_set_threads(2), VAE_OK);
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+
 int main(void)
 {
     const char *forced = getenv("VAE_BACKEND");
@@ -377,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_rows_do_not_depend_on_batch),
+        cmocka_unit_test(test_bf16_products),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

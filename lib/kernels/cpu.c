@@ -32,6 +32,13 @@ unsigned vaei_cpu_features(void)
     const int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
     if (ymm_state && avx2 && fma) f |= VAEI_CPU_AVX2;
     if (zmm_state && avx512 && avx2 && fma) f |= VAEI_CPU_AVX512;
+    /* AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16) is CPUID.(7,1):EAX bit 5;
+     * Zen 4, Zen 5, Cooper Lake and Sapphire Rapids have it. */
+    __cpuid_count(7, 0, a, b, c, d);
+    if ((f & VAEI_CPU_AVX512) && a >= 1) {
+        __cpuid_count(7, 1, a, b, c, d);
+        if ((a >> 5) & 1) f |= VAEI_CPU_AVX512_BF16;
+    }
     return f;
 }
 #elif defined(__aarch64__)

@@ -311,3 +311,43 @@ vae_status vaei_gemm(vae_transpose ta, vae_transpose tb, size_t m, size_t n, siz
     kern->sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return VAE_OK;
 }
+
+/* ---- bfloat16 products ----------------------------------------------------- */
+
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+static vaei_sgemm_kernel bf16_kernel;
+
+static void bf16_init(void)
+{
+#ifdef VAE_HAVE_AVX512BF16
+    const unsigned need = VAEI_CPU_AVX512 | VAEI_CPU_AVX512_BF16;
+    if ((vaei_cpu_features() & need) == need) bf16_kernel = vaei_sgemm_avx512bf16;
+#endif
+}
+
+vaei_sgemm_kernel vaei_bf16_sgemm(void)
+{
+    pthread_once(&bf16_once, bf16_init);
+    return bf16_kernel;
+}
+
+int vaei_bf16_sgemm_built(void)
+{
+#ifdef VAE_HAVE_AVX512BF16
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+vae_status vaei_gemm_prec(int precision, vae_transpose ta, vae_transpose tb, size_t m, size_t n,
+                          size_t k, float alpha, const float *a, size_t lda, const float *b,
+                          size_t ldb, float beta, float *c, size_t ldc)
+{
+    const vaei_sgemm_kernel bf16 = precision == VAE_PRECISION_BF16 ? vaei_bf16_sgemm() : NULL;
+    if (!bf16 || __atomic_load_n(&custom_on, __ATOMIC_ACQUIRE))
+        return vaei_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    /* The thread count of the SIMD levels (vae_set_threads) holds here too. */
+    bf16(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return VAE_OK;
+}

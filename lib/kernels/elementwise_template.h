@@ -243,12 +243,24 @@ static void EW_SUFFIX(u8_to_float)(float *dst, const uint8_t *src, size_t n)
 
 static int EW_SUFFIX(all_finite)(const float *x, size_t n)
 {
-    vf acc = vzero();
+    /* v - v is 0 for finite lanes, NaN from inf or NaN; four sums in
+     * flight, so that the adds' latency does not bound the pass (it ran at
+     * a third of the load rate with one). */
+    vf acc0 = vzero(), acc1 = vzero(), acc2 = vzero(), acc3 = vzero();
     size_t i = 0;
+    for (; i + 4 * VW <= n; i += 4 * VW) {
+        const vf v0 = vload(x + i), v1 = vload(x + i + VW);
+        const vf v2 = vload(x + i + 2 * VW), v3 = vload(x + i + 3 * VW);
+        acc0 = vadd(acc0, vsub(v0, v0));
+        acc1 = vadd(acc1, vsub(v1, v1));
+        acc2 = vadd(acc2, vsub(v2, v2));
+        acc3 = vadd(acc3, vsub(v3, v3));
+    }
     for (; i + VW <= n; i += VW) {
         const vf v = vload(x + i);
-        acc = vadd(acc, vsub(v, v)); /* 0 for finite lanes, NaN from inf or NaN */
+        acc0 = vadd(acc0, vsub(v, v));
     }
+    const vf acc = vadd(vadd(acc0, acc1), vadd(acc2, acc3));
     return vhsum(acc) == 0.0f && vaei_vec_ref.all_finite(x + i, n - i);
 }
 

@@ -21,6 +21,13 @@
  * Products with k, n or m <= 8 (the latent layers) skip the packing:
  * small_k, small_n and small_m below.
  *
+ * With GEMM_BF16 defined (sgemm_avx512bf16.c) the same blocking runs on
+ * bfloat16: the packers round op(A) and op(B) to bfloat16 (nearest even)
+ * and store pairs of consecutive k as one 32-bit word, and the micro-kernel
+ * accumulates in float32 with vdpbf16ps, acc += a[2q] b[2q] + a[2q+1] b[2q+1]
+ * per lane: two products per lane per instruction. A packed panel is then
+ * ceil(kc / 2) words deep; an odd last k is paired with a zero.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <stdlib.h>
@@ -40,6 +47,14 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+#ifdef GEMM_BF16
+typedef uint32_t pk_t;          /* two bfloat16 of consecutive k, the even one low */
+#define KP(kc) (((kc) + 1) / 2) /* packed depth of kc values of k */
+#else
+typedef float pk_t;
+#define KP(kc) (kc)
+#endif
+
 typedef struct {
     vae_transpose ta, tb;
     size_t m, n, k;
@@ -58,6 +73,7 @@ static size_t min_sz(size_t a, size_t b)
 /* Packing                                                                  */
 /* ------------------------------------------------------------------------ */
 
+#ifndef GEMM_BF16
 #ifndef GEMM_PACK_A_ROWS
 /* MR rows of a row-major A (the rows of op(A) when ta = N), kc columns,
  * interleaved: dst[p MR + r] = src[r lda + p]; GEMM_TRANSPOSE8 (an 8 x 8
@@ -147,6 +163,121 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
             for (size_t c = 0; c < w; c++) d[p * w + c] = c < nr ? s[c * g->ldb + p] : 0.0f;
     }
 }
+#else /* GEMM_BF16 */
+/* kc consecutive floats of a row into KP(kc) words: word q = (s[2q], s[2q+1]). */
+static void conv_row(const float *s, size_t kc, pk_t *d)
+{
+    size_t p = 0, q = 0;
+    for (; p + 2 * VW <= kc; p += 2 * VW, q += VW) /* cvtne2ps: b to the low half */
+        _mm512_storeu_si512(d + q, (__m512i)_mm512_cvtne2ps_pbh(vload(s + p + VW), vload(s + p)));
+    if (p < kc) {
+        const size_t r = kc - p;
+        const vf lo = r >= VW ? vload(s + p) : vload_n(s + p, r);
+        const vf hi = r > VW ? vload_n(s + p + VW, r - VW) : vzero();
+        _mm512_mask_storeu_epi32(d + q, vfirst(KP(r)), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+}
+
+/* 16 words (x0[c], x1[c]) of two vectors: one conversion of both (x0 to
+ * the low 16 halves) and one permutation that interleaves them. */
+INLINE __m512i pair_words(vf x0, vf x1)
+{
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                         23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+}
+
+/* Two rows of cnt floats (s1 NULL: zeros) into `width` >= cnt words,
+ * word c = (s0[c], s1[c]), zero past cnt. */
+static void conv_pair_rows(const float *s0, const float *s1, size_t cnt, size_t width, pk_t *d)
+{
+    for (size_t c = 0; c < width; c += VW) {
+        const size_t n = c < cnt ? min_sz(VW, cnt - c) : 0, w = min_sz(VW, width - c);
+        const vf x0 = n == VW ? vload(s0 + c) : n ? vload_n(s0 + c, n) : vzero();
+        const vf x1 = !s1 ? vzero() : n == VW ? vload(s1 + c) : n ? vload_n(s1 + c, n) : vzero();
+        const __m512i word = pair_words(x0, x1);
+        if (w == VW)
+            _mm512_storeu_si512(d + c, word);
+        else
+            _mm512_mask_storeu_epi32(d + c, vfirst(w), word);
+    }
+}
+
+/* dst[q width + c] = src[c ld + q] for c < width, q < kp: words moved as
+ * they are (an 8 x 8 shuffle never changes bits). */
+static void transpose_words(const pk_t *src, size_t ld, size_t width, size_t kp, pk_t *dst)
+{
+    size_t q = 0;
+#if defined(GEMM_TRANSPOSE8)
+    if (width % 8 == 0)
+        for (; q + 8 <= kp; q += 8)
+            for (size_t c = 0; c < width; c += 8)
+                GEMM_TRANSPOSE8((const float *)(const void *)(src + c * ld + q), ld,
+                                (float *)(void *)(dst + q * width + c), width);
+#endif
+    for (; q < kp; q++)
+        for (size_t c = 0; c < width; c++) dst[q * width + c] = src[c * ld + q];
+}
+
+/* Rows [i0, i0 + mc) and k range [p0, p0 + kc) of op(A) into panels of MR
+ * rows, KP(kc) MR words each; rows past mc are zero. */
+static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t kc, pk_t *dst)
+{
+    const size_t kp = KP(kc);
+    pk_t tmp[MR * KP(KC)];
+    for (size_t ip = 0; ip < mc; ip += MR, dst += MR * kp) {
+        const size_t mr = min_sz(MR, mc - ip), i = i0 + ip;
+        if (g->ta == VAE_NO_TRANS) { /* a row of A holds consecutive k */
+            for (size_t r = 0; r < MR; r++)
+                if (r < mr)
+                    conv_row(g->a + (i + r) * g->lda + p0, kc, tmp + r * kp);
+                else
+                    memset(tmp + r * kp, 0, kp * sizeof *tmp);
+            transpose_words(tmp, kp, MR, kp, dst);
+        } else { /* A is [k x m]: rows 2q and 2q + 1 pair up */
+            for (size_t q = 0; q < kp; q++) {
+                const float *s0 = g->a + (p0 + 2 * q) * g->lda + i;
+                conv_pair_rows(s0, 2 * q + 1 < kc ? s0 + g->lda : NULL, mr, MR, dst + q * MR);
+            }
+        }
+    }
+}
+
+/* Columns [j0, j0 + nc) and k range [p0, p0 + kc) of op(B) into panels of
+ * NR columns, the last one only as wide as it needs in whole vectors
+ * (padded with zeros): panel jp starts at dst + jp KP(kc). */
+static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t kc, pk_t *dst)
+{
+    const size_t full = nc / NR * NR, nr = nc - full, w = (nr + VW - 1) / VW * VW, kp = KP(kc);
+    if (g->tb == VAE_NO_TRANS) { /* B is [k x n]: rows 2q and 2q + 1 pair up */
+        for (size_t q = 0; q < kp; q++) {
+            const float *s0 = g->b + (p0 + 2 * q) * g->ldb + j0;
+            const float *s1 = 2 * q + 1 < kc ? s0 + g->ldb : NULL;
+            if (s1) /* the full panels in one pass along the rows */
+                for (size_t jp = 0; jp < full; jp += NR)
+#pragma GCC unroll 4
+                    for (int v = 0; v < NV; v++)
+                        _mm512_storeu_si512(dst + jp * kp + q * NR + v * VW,
+                                            pair_words(vload(s0 + jp + v * VW), vload(s1 + jp + v * VW)));
+            else
+                for (size_t jp = 0; jp < full; jp += NR)
+                    conv_pair_rows(s0 + jp, NULL, NR, NR, dst + jp * kp + q * NR);
+            if (nr) conv_pair_rows(s0 + full, s1 ? s1 + full : NULL, nr, w, dst + full * kp + q * w);
+        }
+        return;
+    }
+    pk_t tmp[NR * KP(KC)]; /* B is [n x k]: a row of B holds consecutive k */
+    for (size_t jp = 0; jp < nc; jp += NR) {
+        const size_t cnt = min_sz(NR, nc - jp), width = cnt == NR ? NR : w;
+        for (size_t c = 0; c < width; c++)
+            if (c < cnt)
+                conv_row(g->b + (j0 + jp + c) * g->ldb + p0, kc, tmp + c * kp);
+            else
+                memset(tmp + c * kp, 0, kp * sizeof *tmp);
+        transpose_words(tmp, kp, width, kp, dst + jp * kp);
+    }
+}
+#endif /* GEMM_BF16 */
 
 /* ------------------------------------------------------------------------ */
 /* The micro-kernel                                                         */
@@ -154,7 +285,7 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
 
 /* C[mr x nr] = alpha * A_panel B_panel + beta * C, over kc, with nv vectors
  * across (the panel's width); beta == 0 ignores C. */
-INLINE void micro_tile(int nv, size_t kc, const float *a, const float *b, float *c, size_t ldc,
+INLINE void micro_tile(int nv, size_t kc, const pk_t *a, const pk_t *b, float *c, size_t ldc,
                        float alpha, float beta, size_t mr, size_t nr)
 {
     vf acc[MR][NV];
@@ -162,6 +293,20 @@ INLINE void micro_tile(int nv, size_t kc, const float *a, const float *b, float 
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) acc[r][v] = vzero();
+#ifdef GEMM_BF16
+    /* kc is the packed depth here: each step takes two values of k. */
+    for (size_t q = 0; q < kc; q++, a += MR, b += nv * VW) {
+        __m512bh bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) bv[v] = (__m512bh)_mm512_loadu_si512(b + v * VW);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], ar, bv[v]);
+        }
+    }
+#else
     for (size_t p = 0; p < kc; p++, a += MR, b += nv * VW) {
         vf bv[NV];
 #pragma GCC unroll 4
@@ -173,6 +318,7 @@ INLINE void micro_tile(int nv, size_t kc, const float *a, const float *b, float 
             for (int v = 0; v < nv; v++) acc[r][v] = vfma(ar, bv[v], acc[r][v]);
         }
     }
+#endif
     const vf va = vset1(alpha), vb = vset1(beta);
     if (mr == MR && nr == (size_t)nv * VW) {
 #pragma GCC unroll 16
@@ -202,7 +348,7 @@ INLINE void micro_tile(int nv, size_t kc, const float *a, const float *b, float 
 }
 
 #define TILE_FN(nv)                                                                        \
-    static void tile_##nv(size_t kc, const float *a, const float *b, float *c, size_t ldc, \
+    static void tile_##nv(size_t kc, const pk_t *a, const pk_t *b, float *c, size_t ldc,   \
                           float alpha, float beta, size_t mr, size_t nr)                    \
     {                                                                                      \
         micro_tile(nv, kc, a, b, c, ldc, alpha, beta, mr, nr);                             \
@@ -218,7 +364,7 @@ TILE_FN(3)
 #error "GEMM_NV above 3 needs another TILE_FN"
 #endif
 
-typedef void (*tile_fn)(size_t, const float *, const float *, float *, size_t, float, float,
+typedef void (*tile_fn)(size_t, const pk_t *, const pk_t *, float *, size_t, float, float,
                         size_t, size_t);
 static const tile_fn tiles[NV + 1] = {
     NULL, tile_1,
@@ -241,14 +387,15 @@ static size_t k_block(size_t k)
     return (kc + 3) & ~(size_t)3;
 }
 
+/* Elements of pk_t (floats, or bfloat16 pairs) of the packing buffers. */
 static size_t abuf_floats(void)
 {
-    return (size_t)(MC + MR) * KC;
+    return (size_t)(MC + MR) * KP(KC);
 }
 
 static size_t bbuf_floats(void)
 {
-    return (size_t)(NC + NR) * KC;
+    return (size_t)(NC + NR) * KP(KC);
 }
 
 /* Operands packed once for all threads (see GEMM_SUFFIX(sgemm)): A when C
@@ -257,12 +404,12 @@ static size_t bbuf_floats(void)
  * blocks starts at shared + pc * width (width = m or n rounded up to whole
  * panels). */
 typedef struct {
-    const float *a, *b;
+    const pk_t *a, *b;
     size_t a_width, b_width;
 } gemm_shared;
 
 static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, size_t j1,
-                         float *abuf, float *bbuf, const gemm_shared *sh)
+                         pk_t *abuf, pk_t *bbuf, const gemm_shared *sh)
 {
     const size_t kb = k_block(g->k), mc_max = sh->a ? i1 - i0 : MC;
     for (size_t jc = j0; jc < j1; jc += NC) {
@@ -270,25 +417,26 @@ static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, si
         for (size_t pc = 0; pc < g->k; pc += kb) {
             const size_t kc = min_sz(kb, g->k - pc);
             const float beta = pc == 0 ? g->beta : 1.0f;
-            const float *bpack = bbuf;
+            const size_t kp = KP(kc);
+            const pk_t *bpack = bbuf;
             if (sh->b)
-                bpack = sh->b + pc * sh->b_width;
+                bpack = sh->b + KP(pc) * sh->b_width; /* pc is even */
             else
                 pack_b(g, jc, nc, pc, kc, bbuf);
             for (size_t ic = i0; ic < i1; ic += mc_max) {
                 const size_t mc = min_sz(mc_max, i1 - ic);
-                const float *apack = abuf;
+                const pk_t *apack = abuf;
                 if (sh->a)
-                    apack = sh->a + pc * sh->a_width;
+                    apack = sh->a + KP(pc) * sh->a_width;
                 else
                     pack_a(g, ic, mc, pc, kc, abuf);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     const size_t nr = min_sz(NR, nc - jr);
                     const tile_fn tile = tiles[(nr + VW - 1) / VW];
-                    const float *bp = bpack + jr * kc;
+                    const pk_t *bp = bpack + jr * kp;
                     float *cc = g->c + ic * g->ldc + jc + jr;
                     for (size_t ir = 0; ir < mc; ir += MR)
-                        tile(kc, apack + ir * kc, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
+                        tile(kp, apack + ir * kp, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
                              min_sz(MR, mc - ir), nr);
                 }
             }
@@ -537,7 +685,7 @@ typedef struct {
     size_t ld_skinny;
     int split_rows;        /* blocked: 1 splits rows of C, 0 columns */
     gemm_shared sh;        /* blocked: the operand packed once, if any */
-    float *sh_buf;         /* its buffer while it is being packed */
+    pk_t *sh_buf;          /* its buffer while it is being packed */
 } gemm_job;
 
 /* Pack the shared operand: part `part` of the (k block, panel) pairs. */
@@ -555,9 +703,9 @@ static void pack_part(void *arg, int part, int nparts)
         const size_t pc = t / panels * kb, first = t % panels * step;
         const size_t kc = min_sz(kb, g->k - pc), count = min_sz(step, extent - first);
         if (rows)
-            pack_a(g, first, count, pc, kc, job->sh_buf + pc * job->sh.a_width + first * kc);
+            pack_a(g, first, count, pc, kc, job->sh_buf + KP(pc) * job->sh.a_width + first * KP(kc));
         else
-            pack_b(g, first, count, pc, kc, job->sh_buf + pc * job->sh.b_width + first * kc);
+            pack_b(g, first, count, pc, kc, job->sh_buf + KP(pc) * job->sh.b_width + first * KP(kc));
     }
 }
 
@@ -576,8 +724,8 @@ static void gemm_part(void *arg, int part, int nparts)
         vaei_split(g->n, VW, part, nparts, &b, &e);
         small_m(g, b, e);
     } else {
-        float *abuf = job->sh.a ? NULL : vaei_scratch(0, abuf_floats() * sizeof(float));
-        float *bbuf = job->sh.b ? NULL : vaei_scratch(1, bbuf_floats() * sizeof(float));
+        pk_t *abuf = job->sh.a ? NULL : vaei_scratch(0, abuf_floats() * sizeof(pk_t));
+        pk_t *bbuf = job->sh.b ? NULL : vaei_scratch(1, bbuf_floats() * sizeof(pk_t));
         if ((!job->sh.a && !abuf) || (!job->sh.b && !bbuf)) {
             /* No memory for packing: the reference still works. */
             vaei_split(g->m, 1, part, nparts, &b, &e);
@@ -605,6 +753,13 @@ static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, siz
         vaei_kernels_ref.sgemm(ta, tb, m, n, 0, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
+#ifdef GEMM_BF16
+    /* The skinny products (the latent layers) stay float32. */
+    if (k <= SKINNY || n <= SKINNY || m <= SKINNY) {
+        vaei_kernels_avx512.sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+#endif
     const gemm_args g = {ta, tb, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c};
     /* Split C along its longer side: each thread packs all of the other
      * operand, so that one should be the smaller. */
@@ -653,8 +808,8 @@ static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, siz
         const size_t a_width = (m + MR - 1) / MR * MR, b_width = n / NR * NR + (n % NR + VW - 1) / VW * VW;
         const int share_a = !job.split_rows && m <= 2 * MC, share_b = job.split_rows && n <= NC;
         if (share_a || share_b) {
-            const size_t floats = (share_a ? a_width : b_width) * k;
-            float *buf = vaei_scratch(2, floats * sizeof(float));
+            const size_t words = (share_a ? a_width : b_width) * KP(k);
+            pk_t *buf = vaei_scratch(2, words * sizeof(pk_t));
             if (buf) {
                 job.sh_buf = buf;
                 if (share_a) job.sh.a_width = a_width;

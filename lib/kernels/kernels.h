@@ -50,7 +50,12 @@ extern const vaei_kernels vaei_kernels_neon;
 #endif
 
 /* CPU and OS support, checked once per call (cpu.c). */
-enum { VAEI_CPU_AVX2 = 1u << 0, VAEI_CPU_AVX512 = 1u << 1, VAEI_CPU_NEON = 1u << 2 };
+enum {
+    VAEI_CPU_AVX2 = 1u << 0,
+    VAEI_CPU_AVX512 = 1u << 1,
+    VAEI_CPU_NEON = 1u << 2,
+    VAEI_CPU_AVX512_BF16 = 1u << 3 /* with VAEI_CPU_AVX512 only */
+};
 unsigned vaei_cpu_features(void);
 
 /* Threads the SIMD kernels may use (vae_set_threads). */
@@ -61,6 +66,25 @@ int vaei_threads(void);
 vae_status vaei_gemm(vae_transpose ta, vae_transpose tb, size_t m, size_t n, size_t k,
                      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                      float beta, float *c, size_t ldc);
+
+/* The bfloat16 product (sgemm_avx512bf16.c): operands rounded to bfloat16
+ * (nearest even) as they are packed, products summed in float32 by
+ * vdpbf16ps; the skinny products (k, m or n <= 8) stay float32. NULL when
+ * the build or the CPU lacks AVX512_BF16 (vaei_bf16_available()). */
+#ifdef VAE_HAVE_AVX512BF16
+void vaei_sgemm_avx512bf16(vae_transpose ta, vae_transpose tb, size_t m, size_t n, size_t k,
+                           float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                           float beta, float *c, size_t ldc);
+#endif
+vaei_sgemm_kernel vaei_bf16_sgemm(void);
+int vaei_bf16_sgemm_built(void); /* whether the build has it at all */
+
+/* A product at a precision (VAE_PRECISION_*): float32 is vaei_gemm;
+ * bfloat16 runs vaei_sgemm_avx512bf16 unless the host plugged in its own
+ * sgemm, which then does every product as it would in float32. */
+vae_status vaei_gemm_prec(int precision, vae_transpose ta, vae_transpose tb, size_t m, size_t n,
+                          size_t k, float alpha, const float *a, size_t lda, const float *b,
+                          size_t ldb, float beta, float *c, size_t ldc);
 
 /* The table in use, after the one-time initialisation. */
 const vaei_kernels *vaei_kernels_active(void);

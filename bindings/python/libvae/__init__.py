@@ -25,7 +25,7 @@ from .checkpoint import load, save
 from .collective import AllreduceFn, BroadcastFn
 from .dataset import Dataset
 from .enums import (Activation, DType, Interpolation, KLSchedule, Likelihood, LogLevel, OptimKind,
-                    OptimParam, Param, Side, Status, Transpose)
+                    OptimParam, Param, Precision, Side, Status, Transpose)
 from .errors import ClosedError, LibraryError, VaeError
 from .model import Config, Loss, Model, TensorInfo
 from .optim import SGD, Adam, Optimizer
@@ -39,7 +39,7 @@ __all__ = [
     "Activation", "Adam", "AllreduceFn", "BroadcastFn", "ClosedError", "Config", "DType",
     "Dataset", "EXPECTED_MAJOR", "Interpolation", "KLSchedule", "LIBRARY_ENV", "LOGGER_NAME",
     "LibraryError", "Likelihood", "LogLevel", "Loss", "Model", "OptimKind", "OptimParam",
-    "Optimizer", "Param", "SGD", "Side", "Status", "TensorInfo", "Transpose", "VaeError",
+    "Optimizer", "Param", "Precision", "SGD", "Side", "Status", "TensorInfo", "Transpose", "VaeError",
     "active_backend", "backends", "get_threads", "load", "log_to_logging", "save",
     "select_backend", "set_log_handler", "set_sgemm", "set_threads", "version",
     "version_number",

@@ -84,6 +84,14 @@ class Param(enum.IntEnum):
     LOGVAR_MIN = 27
     LOGVAR_MAX = 28
     EVAL_USE_MEAN = 29
+    PRECISION = 30
+
+
+class Precision(enum.IntEnum):
+    """``vae_precision``: arithmetic of the large matrix products."""
+
+    FP32 = 0
+    BF16 = 1
 
 
 class Side(enum.IntEnum):
@@ -145,6 +153,7 @@ C_ENUMS = {
     "vae_activation": (Activation, "VAE_ACTIVATION_"),
     "vae_kl_schedule": (KLSchedule, "VAE_KL_"),
     "vae_param": (Param, "VAE_PARAM_"),
+    "vae_precision": (Precision, "VAE_PRECISION_"),
     "vae_side": (Side, "VAE_"),
     "vae_optim_kind": (OptimKind, "VAE_OPTIM_"),
     "vae_optim_param": (OptimParam, "VAE_OPTIM_"),

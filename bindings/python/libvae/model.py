@@ -18,8 +18,8 @@ import numpy as np
 from . import _capi, errors
 from ._capi import as_double_p, as_float_p, lib, size_array
 from ._handle import Handle, Owner, PinnedBuffer
-from .enums import (Activation, Interpolation, KLSchedule, Likelihood, Param, Side, Status,
-                    coerce)
+from .enums import (Activation, Interpolation, KLSchedule, Likelihood, Param, Precision, Side,
+                    Status, coerce)
 from .errors import VaeError, check
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ _ENUM_SETTINGS = {
     Param.ACTIVATION: Activation,
     Param.LIKELIHOOD: Likelihood,
     Param.KL_SCHEDULE: KLSchedule,
+    Param.PRECISION: Precision,
 }
 # Settings that hold whole numbers (the C API passes every setting as double).
 _INTEGER_SETTINGS = {
