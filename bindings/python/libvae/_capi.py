@@ -156,6 +156,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "vae_optimizer_free": (None, [optimizer_p]),
     "vae_optimizer_set": (c_enum, [optimizer_p, c_enum, c_double]),
     "vae_optimizer_get": (c_enum, [optimizer_p, c_enum, double_p]),
+    "vae_optimizer_param_bounds": (c_enum, [c_enum, c_enum, double_p, double_p]),
     "vae_optimizer_kind": (c_enum, [optimizer_p]),
     "vae_optimizer_step": (c_enum, [optimizer_p]),
     # data-parallel training
