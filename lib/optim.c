@@ -147,36 +147,6 @@ static inline unsigned not_finite(float f)
     return (u & 0x7f800000u) == 0x7f800000u;
 }
 
-/* Index of the first parameter whose Adam update would leave p, m or v
- * non-finite, or n when none would: the kernel's arithmetic without its
- * stores (the kernels give the same bits at every level). An overflow of
- * g^2 or of p, or 0/0 with eps = 0 and a zero moment, would otherwise
- * commit NaN to the model. */
-static size_t adam_first_bad(const vaei_adam_args *a, size_t n)
-{
-    const size_t block = 4096;
-    for (size_t first = 0; first < n; first += block) {
-        const size_t end = n - first < block ? n : first + block;
-        unsigned bad = 0; /* an OR reduction, which the compiler vectorises */
-        for (size_t i = first; i < end; i++) {
-            const float gi = a->g[i] + a->wd * a->p[i];
-            const float m = a->b1 * a->m[i] + (1.0f - a->b1) * gi;
-            const float v = a->b2 * a->v[i] + (1.0f - a->b2) * gi * gi;
-            const float p = a->p[i] - a->step * m / (sqrtf(v) * a->inv_sqrt_bc2 + a->eps);
-            bad |= not_finite(m) | not_finite(v) | not_finite(p);
-        }
-        if (bad)
-            for (size_t i = first; i < end; i++) {
-                const float gi = a->g[i] + a->wd * a->p[i];
-                const float m = a->b1 * a->m[i] + (1.0f - a->b1) * gi;
-                const float v = a->b2 * a->v[i] + (1.0f - a->b2) * gi * gi;
-                const float p = a->p[i] - a->step * m / (sqrtf(v) * a->inv_sqrt_bc2 + a->eps);
-                if (not_finite(m) | not_finite(v) | not_finite(p)) return i;
-            }
-    }
-    return n;
-}
-
 /* SGD as PyTorch: g += wd p; buf = mu buf + g (buf = g at t = 1); p -= lr buf. */
 static inline void sgd_one(const vae_optimizer *o, float p, float g, float buf, float *np,
                            float *nbuf)
@@ -218,7 +188,10 @@ vae_status vae_optimizer_step(vae_optimizer *opt)
     vaei_adam_args args;
     if (opt->kind == VAE_OPTIM_ADAM) {
         args = adam_args(opt, model->params, model->grads);
-        bad = adam_first_bad(&args, opt->n);
+        /* The kernel's arithmetic without its stores (lib/kernels): an
+         * overflow of g^2 or of p, or 0/0 with eps 0 and zero moments,
+         * would otherwise commit NaN to the model. */
+        bad = vaei_adam_first_bad(&args, opt->n);
     } else {
         bad = sgd_first_bad(opt, model->params, model->grads);
     }
