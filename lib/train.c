@@ -341,7 +341,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
         const vae_status sync = vaei_broadcast(c, shared.s, sizeof shared.s, "the noise state");
         if (sync != VAE_OK) return sync;
         m->rng = shared;
-        if (s != VAE_OK) return vaei_restore(s, why);
+        if (s != VAE_OK) (void)vaei_restore(s, why);
     }
     /* A stop after the last batch still ends a whole epoch: every batch was
      * applied, so it counts, and resuming starts the next one. */
