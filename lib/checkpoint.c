@@ -250,7 +250,9 @@ static vae_status write_atomic(const char *path, const unsigned char *p, size_t 
  * lo, or n. */
 static size_t first_outside(const float *x, size_t n, float lo)
 {
-    if (lo == -INFINITY && vaei_all_finite(x, n)) return n; /* the fast path */
+    /* The fast path, on this thread only: a save may run in a forked child,
+     * where the kernels' thread pool has no threads (test_kill_save). */
+    if (lo == -INFINITY && vaei_vec()->all_finite(x, n)) return n;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]) || x[i] < lo) return i;
     return n;
