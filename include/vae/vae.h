@@ -99,7 +99,8 @@ VAE_API const char *vae_status_string(vae_status s);
 /**
  * Detailed message of the calling thread's last failure, e.g.
  * "train-images-idx3-ubyte.gz: header says 60000 images of 28x28 but the file
- * holds only 1234 bytes of pixels". Empty string when there was none.
+ * holds only 1234 bytes of pixels". Empty string when there was none. A
+ * successful call does not clear it: read it only after a failure.
  * @return a thread-local string, valid until the thread's next libvae call;
  *         never NULL; do not free.
  * @since 1.0
