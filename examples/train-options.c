@@ -62,6 +62,9 @@ static const char *const usage_text[] = {
     "                    sums (needs AVX512_BF16; weights and checkpoints stay float32,\n"
     "                    so a run resumes in either) [fp32]\n"
     "  --out DIR         output directory, created if missing [vae-out]\n"
+    "  --max-data-bytes N  refuse a data file whose pixels would take more than N\n"
+    "                    bytes, checked from its header before they are read\n"
+    "                    [0: the library's cap, 4 GiB]\n"
     "  --resume FILE     continue from a checkpoint (model and optimizer); its model\n"
     "                    replaces the architecture flags and --seed; objective flags\n"
     "                    (--beta ... --eval-mean) and --lr change it only when given\n"
@@ -164,6 +167,8 @@ options options_parse(int argc, char **argv, const trainer_workers *w)
             o.out = v;
         } else if ((v = cli_value(argc, argv, &i, "--resume"))) {
             o.resume = v;
+        } else if ((v = cli_value(argc, argv, &i, "--max-data-bytes"))) {
+            o.max_data_bytes = cli_uint64("--max-data-bytes", v, UINT64_MAX);
         } else if ((v = cli_value(argc, argv, &i, "--backend"))) {
             o.backend = v;
         } else if ((v = cli_value(argc, argv, &i, "--precision"))) {

@@ -42,6 +42,7 @@ typedef struct options {
     double val_split; /* fraction of the training images held out; 0: none */
     uint64_t patience; /* epochs without a better validation loss before stopping; 0: never */
     size_t iwae;      /* importance samples for the test log-likelihood; 0: skip */
+    uint64_t max_data_bytes; /* refuse data sets larger than this; 0: the library's cap */
 } options;
 
 /**

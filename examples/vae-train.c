@@ -104,8 +104,9 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Load <dir>/<split>-images-idx3-ubyte[.gz] with its labels when present. */
-static vae_dataset *load_split(const char *dir, const char *split)
+/* Load <dir>/<split>-images-idx3-ubyte[.gz] with its labels when present,
+ * refusing more than max_bytes of pixels (0: the library's cap). */
+static vae_dataset *load_split(const char *dir, const char *split, uint64_t max_bytes)
 {
     char images[PATH_SIZE], labels[PATH_SIZE], name[64];
     snprintf(name, sizeof name, "%s-images-idx3-ubyte", split);
@@ -115,7 +116,7 @@ static vae_dataset *load_split(const char *dir, const char *split)
     int have_labels = cli_find_file(labels, sizeof labels, dir, name) == 0;
 
     vae_dataset *ds = NULL;
-    cli_check(vae_dataset_load_idx(&ds, images, have_labels ? labels : NULL, 0), "--data");
+    cli_check(vae_dataset_load_idx(&ds, images, have_labels ? labels : NULL, max_bytes), "--data");
     return ds;
 }
 
@@ -265,7 +266,12 @@ static int train_epochs(run *r)
         vae_status s = vae_train_epoch(r->m, r->opt, r->train, o->batch, on_progress, &p, &mean);
         double seconds = now() - t0;
         if (p.bar) fputs("\r\033[K", stderr); /* erase the bar */
-        if (s == VAE_ERR_CANCELLED) return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
+        /* A stop after the last batch cancels too, but that epoch is whole
+         * and counted: record it like any other, then stop below. */
+        if (s == VAE_ERR_CANCELLED && vae_model_epochs(r->m) < e)
+            return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
+        const int stopped = s == VAE_ERR_CANCELLED; /* every worker agreed */
+        if (stopped) s = VAE_OK;
         cli_check(s, "epoch %" PRIu64, e);
         if (r->val) cli_check(vae_model_evaluate(r->m, r->val, &val), "validating epoch %" PRIu64, e);
 
@@ -287,7 +293,7 @@ static int train_epochs(run *r)
         }
         /* One worker alone may stop between epochs; workers stop together,
          * inside vae_train_epoch. */
-        if (stop_requested && r->w->world == 1)
+        if (stopped || (stop_requested && r->w->world == 1))
             return stop_interrupted(r->ckpt, r->m, r->opt, r->root);
         if (r->val && watch_validation(r, e, val.total, &stale)) {
             if (r->root)
@@ -362,8 +368,8 @@ int trainer_main(int argc, char **argv, const char *program, const trainer_worke
     if (o.threads) cli_check(vae_set_threads(o.threads), "--threads %d", o.threads);
 
     run r = {.o = &o, .w = w, .root = w->rank == 0, .best_val = INFINITY};
-    r.train = load_split(o.data, "train");
-    vae_dataset *test = load_split(o.data, "t10k");
+    r.train = load_split(o.data, "train", o.max_data_bytes);
+    vae_dataset *test = load_split(o.data, "t10k", o.max_data_bytes);
     size_t dim = vae_dataset_dim(r.train);
     if (vae_dataset_dim(test) != dim)
         die("--data %s: training images have %zu pixels but test images %zu", o.data, dim,

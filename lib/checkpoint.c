@@ -13,8 +13,11 @@
  *             u64 n, n x f32 first moment, (Adam) n x f32 second moment
  *   crc32    u32      zlib CRC-32 of every byte before it
  *
- * The whole file is read and its CRC checked before anything is parsed;
- * every length is checked against the bytes that remain.
+ * The magic, version and ARCH chunk (which comes first) are read before
+ * anything is allocated for the rest: the file may be at most as large as
+ * that architecture's checkpoint. Then the whole file is read and its CRC
+ * checked before the rest is parsed; every length is checked against the
+ * bytes that remain, and every value against its domain.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -31,6 +34,8 @@
 
 #include "checkpoint.h"
 #include "error.h"
+#include "file.h"
+#include "kernels/elementwise.h"
 #include "model.h"
 #include "optim.h"
 
@@ -241,11 +246,45 @@ static vae_status write_atomic(const char *path, const unsigned char *p, size_t 
     return VAE_OK;
 }
 
+/* The index of the first value of x[0..n) that is not finite or is below
+ * lo, or n. */
+static size_t first_outside(const float *x, size_t n, float lo)
+{
+    /* The fast path, on this thread only: a save may run in a forked child,
+     * where the kernels' thread pool has no threads (test_kill_save). */
+    if (lo == -INFINITY && vaei_vec()->all_finite(x, n)) return n;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) || x[i] < lo) return i;
+    return n;
+}
+
+/* Only what a load accepts is written: a save of a poisoned model would
+ * replace the last good checkpoint with one that no load accepts. */
+static vae_status check_saveable(const char *path, const vae_model *m, const vae_optimizer *opt)
+{
+    size_t i = first_outside(m->params, m->n_params, -INFINITY);
+    VAEI_CHECK(i == m->n_params, VAE_ERR_NUMERIC,
+               "%s: not saved: parameter %zu is %g (the file is left as it was)", path, i,
+               (double)m->params[i]);
+    if (!opt) return VAE_OK;
+    i = first_outside(opt->m, opt->n, -INFINITY);
+    VAEI_CHECK(i == opt->n, VAE_ERR_NUMERIC,
+               "%s: not saved: optimizer moment %zu is %g (the file is left as it was)", path, i,
+               (double)opt->m[i]);
+    if (!opt->v) return VAE_OK;
+    i = first_outside(opt->v, opt->n, 0.0f);
+    VAEI_CHECK(i == opt->n, VAE_ERR_NUMERIC,
+               "%s: not saved: second moment %zu is %g (the file is left as it was)", path, i,
+               (double)opt->v[i]);
+    return VAE_OK;
+}
+
 vae_status vae_checkpoint_save(const char *path, const vae_model *m, const vae_optimizer *opt)
 {
     VAEI_CHECK_ARG(path != NULL && m != NULL);
     VAEI_CHECK(!opt || opt->model == m, VAE_ERR_INVALID_ARGUMENT,
                "the optimizer belongs to another model");
+    VAEI_TRY(check_saveable(path, m, opt));
     wbuf b = {0};
     serialize(&b, m, opt);
     if (b.oom) {
@@ -263,7 +302,8 @@ vae_status vae_checkpoint_save(const char *path, const vae_model *m, const vae_o
 /* Reading                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Re-record the last error as "path: message" with status s. */
+/* Re-record the last error (made under vaei_quiet) as "path: message" with
+ * status s; this fuller line is the one logged. */
 static vae_status with_path(vae_status s, const char *path)
 {
     char msg[400];
@@ -312,8 +352,8 @@ static vae_status get_f64(rbuf *r, double *v, const char *what)
     return VAE_OK;
 }
 
-/* n finite floats into dst; n was checked against the bytes left. */
-static vae_status get_f32s(rbuf *r, float *dst, size_t n, const char *what)
+/* n finite floats into dst, each >= lo; n was checked against the bytes left. */
+static vae_status get_f32s(rbuf *r, float *dst, size_t n, float lo, const char *what)
 {
     VAEI_CHECK(n <= r->left / 4, VAE_ERR_FORMAT, "%s: %s holds fewer than %zu values", r->path,
                what, n);
@@ -323,7 +363,18 @@ static vae_status get_f32s(rbuf *r, float *dst, size_t n, const char *what)
         memcpy(&dst[i], &u, 4);
         VAEI_CHECK(isfinite(dst[i]), VAE_ERR_FORMAT, "%s: %s value %zu is not finite", r->path,
                    what, i);
+        VAEI_CHECK(dst[i] >= lo, VAE_ERR_FORMAT, "%s: %s value %zu is %g, below %g", r->path,
+                   what, i, (double)dst[i], (double)lo);
     }
+    return VAE_OK;
+}
+
+/* A counter that the next step or epoch increments: UINT64_MAX would wrap
+ * to 0 (and Adam's bias correction 1 - beta^0 would divide by 0). */
+static vae_status check_counter(const rbuf *r, uint64_t v, const char *what)
+{
+    VAEI_CHECK(v < UINT64_MAX, VAE_ERR_FORMAT, "%s: %s %llu would wrap at the next increment",
+               r->path, what, (unsigned long long)v);
     return VAE_OK;
 }
 
@@ -342,7 +393,10 @@ static vae_status read_arch(rbuf *r, struct vae_config *cfg)
         const int slot = id <= INT_MAX ? vaei_param_slot((vae_param)id) : -1;
         VAEI_CHECK(slot >= 0, VAE_ERR_UNSUPPORTED, "%s: unknown setting %u (written by a newer libvae?)",
                    r->path, id);
-        if (vaei_param_check(slot, v) != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
+        vaei_quiet(1);
+        const vae_status ok = vaei_param_check(slot, v);
+        vaei_quiet(0);
+        if (ok != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
         cfg->v[slot] = v;
     }
     for (int s = 0; s < 2; s++) {
@@ -357,9 +411,16 @@ static vae_status read_arch(rbuf *r, struct vae_config *cfg)
             cfg->hidden[s][l] = w;
         }
     }
-    if (vaei_config_validate(cfg) != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
+    vaei_quiet(1);
+    const vae_status ok = vaei_config_validate(cfg);
+    vaei_quiet(0);
+    if (ok != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
     return VAE_OK;
 }
+
+/* Settings an OPTM chunk may list: the 6 of today and room for a newer
+ * libvae's (whose ids are then refused as VAE_ERR_UNSUPPORTED). */
+#define MAX_OPTIM_SETTINGS 64u
 
 static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
 {
@@ -368,8 +429,8 @@ static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
     VAEI_CHECK(kind == VAE_OPTIM_ADAM || kind == VAE_OPTIM_SGD, VAE_ERR_FORMAT,
                "%s: unknown optimizer kind %u", r->path, kind);
     VAEI_TRY(get_u32(r, &count, "optimizer"));
-    VAEI_CHECK(count <= r->left / 12, VAE_ERR_FORMAT, "%s: optimizer lists %u settings",
-               r->path, count);
+    VAEI_CHECK(count <= r->left / 12 && count <= MAX_OPTIM_SETTINGS, VAE_ERR_FORMAT,
+               "%s: optimizer lists %u settings", r->path, count);
     double hp[VAEI_OPTIM_NPARAMS + 1] = {0};
     for (uint32_t i = 0; i < count; i++) {
         uint32_t id;
@@ -378,12 +439,15 @@ static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
         VAEI_TRY(get_f64(r, &v, "optimizer"));
         VAEI_CHECK(id >= 1 && id <= VAEI_OPTIM_NPARAMS, VAE_ERR_UNSUPPORTED,
                    "%s: unknown optimizer setting %u", r->path, id);
-        if (vaei_optim_param_check((vae_optim_param)id, v) != VAE_OK)
-            return with_path(VAE_ERR_FORMAT, r->path);
+        vaei_quiet(1);
+        const vae_status ok = vaei_optim_param_check((vae_optim_param)id, v);
+        vaei_quiet(0);
+        if (ok != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
         hp[id] = v;
     }
     uint64_t t, n;
     VAEI_TRY(get_u64(r, &t, "optimizer"));
+    VAEI_TRY(check_counter(r, t, "the optimizer's update count"));
     VAEI_TRY(get_u64(r, &n, "optimizer"));
     VAEI_CHECK(n == m->n_params, VAE_ERR_FORMAT,
                "%s: optimizer state for %llu parameters, model has %zu", r->path,
@@ -397,8 +461,10 @@ static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
     for (uint32_t i = 1; i <= VAEI_OPTIM_NPARAMS; i++)
         if (i <= count) o->hp[i] = hp[i];
     o->t = t;
-    vae_status s = get_f32s(r, o->m, o->n, "optimizer moments");
-    if (s == VAE_OK && o->v) s = get_f32s(r, o->v, o->n, "optimizer moments");
+    /* Adam's second moment is an average of squares: v >= 0, or sqrt(v)
+     * is NaN and the first update poisons every parameter. */
+    vae_status s = get_f32s(r, o->m, o->n, -INFINITY, "optimizer first moment");
+    if (s == VAE_OK && o->v) s = get_f32s(r, o->v, o->n, 0.0f, "optimizer second moment");
     if (s != VAE_OK) {
         vae_optimizer_free(o);
         return s;
@@ -407,35 +473,50 @@ static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
     return VAE_OK;
 }
 
-/* Whole file into memory, size-checked. */
-static vae_status slurp(const char *path, unsigned char **data, size_t *len)
+/* The first bytes of a file: magic and version (MAGIC then u32). */
+static vae_status read_magic(const unsigned char *data, size_t len, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    VAEI_CHECK(f != NULL, VAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    vae_status s = VAE_OK;
-    if (fstat(fileno(f), &st) != 0)
-        s = vaei_fail(VAE_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s = vaei_fail(VAE_ERR_IO, "%s: not a regular file", path);
-    else if ((uint64_t)st.st_size > MAX_FILE)
-        s = vaei_fail(VAE_ERR_LIMIT, "%s: %lld bytes is larger than any checkpoint", path,
-                      (long long)st.st_size);
-    unsigned char *p = NULL;
-    const size_t n = s == VAE_OK ? (size_t)st.st_size : 0;
-    if (s == VAE_OK && !(p = malloc(n ? n : 1)))
-        s = vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: no memory for %zu bytes", path, n);
-    if (s == VAE_OK && fread(p, 1, n, f) != n)
-        s = vaei_fail(VAE_ERR_IO, "%s: read failed", path);
-    fclose(f);
-    if (s != VAE_OK) {
-        free(p);
-        return s;
-    }
-    *data = p;
-    *len = n;
+    VAEI_CHECK(len >= sizeof MAGIC && memcmp(data, MAGIC, sizeof MAGIC) == 0, VAE_ERR_FORMAT,
+               "%s: not a libvae checkpoint (bad magic)", path);
+    VAEI_CHECK(len >= sizeof MAGIC + 8, VAE_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len);
+    const unsigned char *v = data + sizeof MAGIC;
+    const uint32_t version = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+                             (uint32_t)v[3] << 24;
+    VAEI_CHECK(version <= VAEI_CKPT_VERSION, VAE_ERR_UNSUPPORTED,
+               "%s: format version %u is newer than this libvae reads (%u)", path, version,
+               VAEI_CKPT_VERSION);
+    VAEI_CHECK(version >= 1, VAE_ERR_FORMAT, "%s: format version 0", path);
     return VAE_OK;
 }
+
+/* The ARCH chunk, which comes first, from r (just past the version) into
+ * cfg; *max receives the most bytes a whole file of that architecture can
+ * hold: header, ARCH, STAT, PARM and the larger OPTM (Adam), and the CRC. */
+static vae_status read_head(rbuf *r, struct vae_config *cfg, uint64_t *max)
+{
+    char tag[5] = {0};
+    uint64_t clen;
+    VAEI_TRY(take(r, tag, 4, "chunk header"));
+    VAEI_TRY(get_u64(r, &clen, "chunk header"));
+    VAEI_CHECK(!memcmp(tag, "ARCH", 4), VAE_ERR_FORMAT,
+               "%s: the first chunk is \"%s\", not the architecture", r->path, tag);
+    VAEI_CHECK(clen <= r->left, VAE_ERR_FORMAT, "%s: chunk ARCH claims %llu bytes, %zu left",
+               r->path, (unsigned long long)clen, r->left);
+    rbuf c = {r->p, (size_t)clen, r->path};
+    r->p += clen;
+    r->left -= clen;
+    VAEI_TRY(read_arch(&c, cfg));
+    VAEI_CHECK(c.left == 0, VAE_ERR_FORMAT, "%s: chunk ARCH has %zu stray bytes", r->path, c.left);
+    size_t n;
+    VAEI_TRY(vaei_model_param_total(cfg, &n)); /* < 2^46: no overflow below */
+    *max = (sizeof MAGIC + 4) + (12 + clen) + (12 + 48) + (12 + 8 + 4 * (uint64_t)n) +
+           (12 + 8 + 12 * MAX_OPTIM_SETTINGS + 16 + 8 * (uint64_t)n) + 4;
+    return VAE_OK;
+}
+
+/* Largest ARCH chunk read before the size check: 12-byte settings and 2 x
+ * 17 u32 layer counts and widths need far less. */
+#define HEAD_BYTES ((size_t)1 << 16)
 
 vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path,
                                  vae_model **model, vae_optimizer **opt)
@@ -443,24 +524,21 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
     VAEI_CHECK_ARG(bytes != NULL || len == 0);
     VAEI_CHECK_ARG(path != NULL && model != NULL);
     const unsigned char *data = bytes;
-    const size_t min = sizeof MAGIC + 4 + 4;
-    VAEI_CHECK(len >= sizeof MAGIC && memcmp(data, MAGIC, sizeof MAGIC) == 0, VAE_ERR_FORMAT,
-               "%s: not a libvae checkpoint (bad magic)", path);
-    VAEI_CHECK(len >= min, VAE_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len);
-    rbuf r = {data + sizeof MAGIC, len - sizeof MAGIC - 4, path};
-    uint32_t version;
-    VAEI_TRY(get_u32(&r, &version, "header"));
-    VAEI_CHECK(version <= VAEI_CKPT_VERSION, VAE_ERR_UNSUPPORTED,
-               "%s: format version %u is newer than this libvae reads (%u)", path, version,
-               VAEI_CKPT_VERSION);
-    VAEI_CHECK(version >= 1, VAE_ERR_FORMAT, "%s: format version 0", path);
+    VAEI_TRY(read_magic(data, len, path));
+    VAEI_CHECK(len >= sizeof MAGIC + 4 + 4, VAE_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len);
+    rbuf r = {data + sizeof MAGIC + 4, len - sizeof MAGIC - 4 - 4, path};
     const uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
                             (uint32_t)data[len - 2] << 16 | (uint32_t)data[len - 1] << 24;
     VAEI_CHECK(crc_of(data, len - 4) == stored, VAE_ERR_FORMAT,
                "%s: checksum mismatch: the file is damaged or truncated", path);
 
     struct vae_config cfg;
-    int have_arch = 0, have_stat = 0;
+    uint64_t max;
+    VAEI_TRY(read_head(&r, &cfg, &max));
+    VAEI_CHECK(len <= max, VAE_ERR_FORMAT,
+               "%s: %zu bytes, but a checkpoint of this architecture holds at most %llu", path,
+               len, (unsigned long long)max);
+    int have_stat = 0;
     uint64_t steps = 0, epochs = 0, rng[4] = {0};
     vae_model *m = NULL;
     vae_optimizer *o = NULL;
@@ -478,17 +556,16 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
         rbuf c = {r.p, (size_t)clen, path};
         r.p += clen;
         r.left -= clen;
-        if (!memcmp(tag, "ARCH", 4) && !have_arch && !m) {
-            s = read_arch(&c, &cfg);
-            have_arch = s == VAE_OK;
-        } else if (!memcmp(tag, "STAT", 4) && !have_stat) {
+        if (!memcmp(tag, "STAT", 4) && !have_stat) {
             s = get_u64(&c, &steps, "state");
+            if (s == VAE_OK) s = check_counter(&c, steps, "the step count");
             if (s == VAE_OK) s = get_u64(&c, &epochs, "state");
+            if (s == VAE_OK) s = check_counter(&c, epochs, "the epoch count");
             for (int i = 0; i < 4 && s == VAE_OK; i++) s = get_u64(&c, &rng[i], "state");
             if (s == VAE_OK && !(rng[0] | rng[1] | rng[2] | rng[3]))
                 s = vaei_fail(VAE_ERR_FORMAT, "%s: zero noise state", path);
             have_stat = s == VAE_OK;
-        } else if (!memcmp(tag, "PARM", 4) && have_arch && !m) {
+        } else if (!memcmp(tag, "PARM", 4) && !m) {
             uint64_t n;
             s = get_u64(&c, &n, "parameters");
             /* 0 would skip vaei_model_new's count check and allocate what
@@ -498,9 +575,13 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
             if (s == VAE_OK && n > c.left / 4)
                 s = vaei_fail(VAE_ERR_FORMAT, "%s: %llu parameters claimed, %zu bytes hold them",
                               path, (unsigned long long)n, c.left);
-            if (s == VAE_OK && (s = vaei_model_new(&m, &cfg, 0, (size_t)n)) != VAE_OK)
-                s = with_path(s, path);
-            if (s == VAE_OK) s = get_f32s(&c, m->params, m->n_params, "parameters");
+            if (s == VAE_OK) {
+                vaei_quiet(1);
+                s = vaei_model_new(&m, &cfg, 0, (size_t)n);
+                vaei_quiet(0);
+                if (s != VAE_OK) s = with_path(s, path);
+            }
+            if (s == VAE_OK) s = get_f32s(&c, m->params, m->n_params, -INFINITY, "parameters");
         } else if (!memcmp(tag, "OPTM", 4) && m && !o) {
             s = read_optimizer(&c, m, &o);
         } else {
@@ -511,7 +592,7 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
     }
     if (s == VAE_OK && (!m || !have_stat))
         s = vaei_fail(VAE_ERR_FORMAT, "%s: incomplete checkpoint (%s missing)", path,
-                      !have_arch ? "architecture" : !m ? "parameters" : "state");
+                      !m ? "parameters" : "state");
     if (s != VAE_OK) {
         vae_optimizer_free(o);
         vae_model_free(m);
@@ -525,6 +606,58 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
         *opt = o;
     else
         vae_optimizer_free(o);
+    return VAE_OK;
+}
+
+/* Read exactly n bytes. */
+static vae_status read_bytes(FILE *f, unsigned char *p, size_t n, const char *path)
+{
+    VAEI_CHECK(fread(p, 1, n, f) == n, VAE_ERR_IO, "%s: read failed%s", path,
+               ferror(f) ? "" : " (the file shrank)");
+    return VAE_OK;
+}
+
+/* The whole file in memory, allocated only once its head is valid and its
+ * size within what its architecture implies: a large file that is not a
+ * checkpoint costs HEAD_BYTES, not its size. */
+static vae_status slurp(const char *path, unsigned char **data, size_t *len)
+{
+    FILE *f;
+    uint64_t size;
+    VAEI_TRY(vaei_open_regular(path, &f, &size));
+    unsigned char *head = malloc(HEAD_BYTES), *p = NULL;
+    vae_status s = VAE_OK;
+    if (!head) s = vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    if (s == VAE_OK && size > MAX_FILE)
+        s = vaei_fail(VAE_ERR_LIMIT, "%s: %llu bytes is larger than any checkpoint", path,
+                      (unsigned long long)size);
+    const size_t n = s == VAE_OK ? (size_t)size : 0, h = n < HEAD_BYTES ? n : HEAD_BYTES;
+    if (s == VAE_OK) s = read_bytes(f, head, h, path);
+    if (s == VAE_OK) s = read_magic(head, h, path);
+    if (s == VAE_OK && h > sizeof MAGIC + 4) {
+        rbuf r = {head + sizeof MAGIC + 4, h - sizeof MAGIC - 4, path};
+        struct vae_config cfg;
+        uint64_t max;
+        s = read_head(&r, &cfg, &max);
+        if (s == VAE_OK && size > max)
+            s = vaei_fail(VAE_ERR_FORMAT,
+                          "%s: %llu bytes, but a checkpoint of this architecture holds at most "
+                          "%llu", path, (unsigned long long)size, (unsigned long long)max);
+    }
+    if (s == VAE_OK && !(p = malloc(n ? n : 1)))
+        s = vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: no memory for %zu bytes", path, n);
+    if (s == VAE_OK) {
+        memcpy(p, head, h);
+        s = read_bytes(f, p + h, n - h, path);
+    }
+    free(head);
+    fclose(f);
+    if (s != VAE_OK) {
+        free(p);
+        return s;
+    }
+    *data = p;
+    *len = n;
     return VAE_OK;
 }
 

@@ -76,8 +76,10 @@ vae_status vaei_collective_agree(const vaei_collective *c, double *a, vae_status
         char why[512];
         snprintf(why, sizeof why, "%s", vae_last_error());
         a[(size_t)local < VAEI_AGREE_STATUSES ? (size_t)local : VAEI_AGREE_STATUSES - 1] += 1;
+        vaei_quiet(1);
         (void)vaei_allreduce(c, a, VAEI_AGREE_SIZE, VAE_DTYPE_F64, "the step's losses");
-        return vaei_fail(local, "%s", why);
+        vaei_quiet(0);
+        return vaei_restore(local, why);
     }
     VAEI_TRY(vaei_allreduce(c, a, VAEI_AGREE_SIZE, VAE_DTYPE_F64, "the step's losses"));
     for (size_t s = 1; s < VAEI_AGREE_STATUSES; s++)

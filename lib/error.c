@@ -11,6 +11,9 @@
 #include "error.h"
 
 static _Thread_local char last_error[512];
+/* While > 0, failures are recorded but not logged: the caller is about to
+ * replace the message with a fuller one, which is the line to log. */
+static _Thread_local int quiet;
 
 /* The host's callback and its argument change together: a thread logging
  * while another calls vae_log_set() must see the old pair or the new one,
@@ -50,7 +53,20 @@ vae_status vaei_fail(vae_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    /* vae.h: VAE_LOG_ERROR is "a call failed; the message says why". */
+    if (!quiet) vaei_log(VAE_LOG_ERROR, "%s", last_error);
     return s;
+}
+
+vae_status vaei_restore(vae_status s, const char *msg)
+{
+    if (msg != last_error) snprintf(last_error, sizeof last_error, "%s", msg);
+    return s;
+}
+
+void vaei_quiet(int on)
+{
+    quiet += on ? 1 : -1;
 }
 
 void vae_log_set(vae_log_fn fn, void *user)

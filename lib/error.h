@@ -16,8 +16,17 @@
 #define VAEI_PRINTF(f, a)
 #endif
 
-/* Record "fmt..." as the calling thread's last error; returns s. */
+/* Record "fmt..." as the calling thread's last error and send it to the log
+ * callback at VAE_LOG_ERROR (unless quiet); returns s. */
 vae_status vaei_fail(vae_status s, const char *fmt, ...) VAEI_PRINTF(2, 3);
+
+/* Put back a message saved from vae_last_error() after later calls
+ * overwrote it; not logged again (it was logged when it was made). */
+vae_status vaei_restore(vae_status s, const char *msg);
+
+/* vaei_quiet(1) ... vaei_quiet(0): failures in between are recorded but not
+ * logged, for a caller that reports them itself in a fuller message. */
+void vaei_quiet(int on);
 
 /* Send one line to the host's log callback, if any. */
 void vaei_log(vae_log_level level, const char *fmt, ...) VAEI_PRINTF(2, 3);

@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "error.h"
+#include "file.h"
 #include "idx.h"
 
 enum { IDX_TYPE_U8 = 0x08 };
@@ -290,11 +291,11 @@ vae_status vaei_idx_read(const char *path, uint64_t cap_bytes, struct vaei_idx *
     if (!(src.buf = malloc(IN_CHUNK)))
         return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: cannot allocate a read buffer", path);
     src.next = src.buf;
-    src.f = fopen(path, "rb");
-    if (!src.f) {
-        const int err = errno;
+    uint64_t size;
+    const vae_status opened = vaei_open_regular(path, &src.f, &size);
+    if (opened != VAE_OK) {
         free(src.buf);
-        return vaei_fail(VAE_ERR_IO, "%s: cannot open: %s", path, strerror(err));
+        return opened;
     }
     const vae_status s = parse(&src, cap_bytes, out);
     fclose(src.f); /* read-only: nothing a failed close could lose */

@@ -88,8 +88,8 @@ static void init_params(vae_model *m)
             m->params[m->px_logvar + j] = (float)VAEI_CFG(m, S_GAUSSIAN_LOGVAR);
 }
 
-vae_status vaei_model_new(vae_model **out, const struct vae_config *cfg, int init,
-                          size_t expect_params)
+/* A model with its shapes laid out and nothing else allocated. */
+static vae_status model_shell(vae_model **out, const struct vae_config *cfg)
 {
     VAEI_TRY(vaei_config_validate(cfg));
     vae_model *m = calloc(1, sizeof *m);
@@ -99,6 +99,24 @@ vae_status vaei_model_new(vae_model **out, const struct vae_config *cfg, int ini
     m->L = (size_t)cfg->v[S_LATENT_DIM];
     m->C = (size_t)cfg->v[S_COND_DIM];
     build_layers(m);
+    *out = m;
+    return VAE_OK;
+}
+
+vae_status vaei_model_param_total(const struct vae_config *cfg, size_t *n)
+{
+    vae_model *m;
+    VAEI_TRY(model_shell(&m, cfg));
+    *n = m->n_params;
+    free(m);
+    return VAE_OK;
+}
+
+vae_status vaei_model_new(vae_model **out, const struct vae_config *cfg, int init,
+                          size_t expect_params)
+{
+    vae_model *m;
+    VAEI_TRY(model_shell(&m, cfg));
     if (expect_params && expect_params != m->n_params) {
         const size_t need = m->n_params;
         vae_model_free(m);
@@ -108,9 +126,10 @@ vae_status vaei_model_new(vae_model **out, const struct vae_config *cfg, int ini
     m->params = calloc(m->n_params, sizeof *m->params);
     m->grads = calloc(m->n_params, sizeof *m->grads);
     if (!m->params || !m->grads) {
+        const size_t need = m->n_params; /* read before the free, not after */
         vae_model_free(m);
         return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "vae_model_create: no memory for %zu parameters",
-                         m->n_params);
+                         need);
     }
     vaei_rng_seed(&m->rng, (uint64_t)cfg->v[S_SEED]);
     if (init) init_params(m);

@@ -62,6 +62,10 @@ struct vae_model {
 
 #define VAEI_CFG(m, slot) ((m)->cfg.v[slot])
 
+/* Parameters a model of the validated settings cfg holds, without allocating
+ * them (a checkpoint reader bounds the file size with it). */
+vae_status vaei_model_param_total(const struct vae_config *cfg, size_t *n);
+
 /* Create a model from settings; parameters initialised unless init is 0
  * (the checkpoint loader fills them). When expect_params is not 0 the
  * shapes must hold exactly that many parameters (VAE_ERR_FORMAT otherwise),

@@ -105,10 +105,19 @@ vae_status vae_model_backward(vae_model *m, const float *x, const float *cond, s
     size_t ld = 0;
     vae_loss l;
     VAEI_CHECK_ARG(m != NULL);
-    VAEI_TRY(stage_inputs(m, x, cond, n, 1, &rows, &ld));
-    vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
-    VAEI_TRY(batch_pass(m, rows, ld, n, 1, &l));
-    VAEI_TRY(check_finite(m, &l));
+    /* A failed pass changes nothing, its noise draws included: a retry
+     * then gives what a run that never failed would have. */
+    const vaei_rng before = m->rng;
+    vae_status s = stage_inputs(m, x, cond, n, 1, &rows, &ld);
+    if (s == VAE_OK) {
+        vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
+        s = batch_pass(m, rows, ld, n, 1, &l);
+    }
+    if (s == VAE_OK) s = check_finite(m, &l);
+    if (s != VAE_OK) {
+        m->rng = before;
+        return s;
+    }
     if (loss) *loss = l;
     return VAE_OK;
 }
@@ -119,8 +128,13 @@ vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x
     VAEI_CHECK_ARG(m != NULL && opt != NULL);
     VAEI_CHECK(opt->model == m, VAE_ERR_INVALID_ARGUMENT,
                "the optimizer belongs to another model");
+    const vaei_rng before = m->rng;
     const vae_status s = vae_model_backward(m, x, cond, n, loss);
-    if (s == VAE_OK) return vae_optimizer_step(opt);
+    if (s == VAE_OK) {
+        const vae_status u = vae_optimizer_step(opt);
+        if (u != VAE_OK) m->rng = before; /* the step failed whole */
+        return u;
+    }
     if (!opt->coll.allreduce) return s;
     /* The other workers are waiting in the gradient all-reduce: join it with
      * a NaN, which makes the mean non-finite on every worker, so that all
@@ -128,9 +142,11 @@ vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x
     char why[512];
     snprintf(why, sizeof why, "%s", vae_last_error());
     m->grads[0] = NAN;
+    vaei_quiet(1);
     const vae_status ignored = vae_optimizer_step(opt);
+    vaei_quiet(0);
     (void)ignored;
-    return vaei_fail(s, "%s", why);
+    return vaei_restore(s, why);
 }
 
 vae_status vaei_stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx, size_t n)
@@ -231,6 +247,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
     VAEI_CHECK(opt->model == m, VAE_ERR_INVALID_ARGUMENT,
                "the optimizer belongs to another model");
     VAEI_TRY(vaei_check_dataset(m, ds));
+    VAEI_CHECK(m->epochs < UINT64_MAX, VAE_ERR_LIMIT, "the epoch count is at its maximum");
     /* One worker is the case world = 1, rank = 0, with no communication. */
     const vaei_collective *c = opt->coll.allreduce ? &opt->coll : NULL;
     const size_t world = c ? (size_t)c->world : 1, rank = c ? (size_t)c->rank : 0;
@@ -251,6 +268,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
     const size_t batches = (ds->n + global - 1) / global;
     vae_loss sum = {0}, l = {0};
     double seen = 0;
+    size_t applied = 0; /* steps of this epoch applied */
     int stop = 0; /* this worker's progress callback asked to stop */
     vae_status s = VAE_OK;
     if (c) {
@@ -268,6 +286,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
         const size_t share = g / world, extra = g % world;
         const size_t lo = first + rank * share + (rank < extra ? rank : extra);
         const size_t n = share + (rank < extra);
+        const vaei_rng before = m->rng; /* put back if this step is not applied */
         if (s == VAE_OK && !stop) s = local_pass(m, ds, perm + lo, n, g, world, &l);
         /* The step's sums: this worker's, then (reduced) all workers'. */
         double a[VAEI_AGREE_SIZE] = {0};
@@ -282,7 +301,11 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
          * failures, the stop requests and the losses. */
         if (c) s = vaei_collective_agree(c, a, s, b, batches);
         if (s == VAE_OK) s = vae_optimizer_step(opt);
-        if (s != VAE_OK) break;
+        if (s != VAE_OK) {
+            m->rng = before;
+            break;
+        }
+        applied++;
         memcpy(&part, a + VAEI_AGREE_LOSS, sizeof part);
         accumulate(&sum, &part, 1.0);
         seen += a[VAEI_AGREE_COUNT];
@@ -290,12 +313,19 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
             l = part;
             scale_loss(&l, 1.0 / a[VAEI_AGREE_COUNT]);
         }
-        stop = progress && progress(user, b, batches, &l) != 0 && b + 1 < batches;
+        stop = progress && progress(user, b, batches, &l) != 0;
         if (stop && !c) {
             s = vaei_fail(VAE_ERR_CANCELLED, "training stopped by the progress callback after "
                           "batch %zu of %zu", b + 1, batches);
             break;
         }
+    }
+    /* Workers vote on a stop with the next step's losses; a stop asked
+     * after the last batch has no next step, so it gets a vote of its own. */
+    if (c && s == VAE_OK) {
+        double a[VAEI_AGREE_SIZE] = {0};
+        a[VAEI_AGREE_STOP] = stop;
+        s = vaei_collective_agree(c, a, VAE_OK, batches, batches);
     }
     free(perm);
     if (seen > 0 && mean) {
@@ -311,9 +341,11 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
         const vae_status sync = vaei_broadcast(c, shared.s, sizeof shared.s, "the noise state");
         if (sync != VAE_OK) return sync;
         m->rng = shared;
-        if (s != VAE_OK) return vaei_fail(s, "%s", why);
+        if (s != VAE_OK) (void)vaei_restore(s, why);
     }
-    if (s == VAE_OK) m->epochs++;
+    /* A stop after the last batch still ends a whole epoch: every batch was
+     * applied, so it counts, and resuming starts the next one. */
+    if (s == VAE_OK || (s == VAE_ERR_CANCELLED && applied == batches)) m->epochs++;
     return s;
 }
 

@@ -10,10 +10,29 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
 #include "common.h"
+
+/* test_model_alloc_failure makes an allocation fail on purpose: under
+ * AddressSanitizer that must give NULL, as the C library does, rather than
+ * a report. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VAE_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VAE_TEST_ASAN 1
+#endif
+#endif
+#ifdef VAE_TEST_ASAN
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
 
 static void test_version_and_status(void **state)
 {
@@ -203,21 +222,190 @@ static void test_tensor_layout(void **state)
     vae_model_free(m);
 }
 
-static int log_lines;
+static int log_lines, error_lines;
+static char last_line[512];
 static void count_log(void *user, vae_log_level level, const char *msg)
 {
     (void)user;
-    (void)level;
     assert_non_null(msg);
     log_lines++;
+    if (level == VAE_LOG_ERROR) {
+        error_lines++;
+        snprintf(last_line, sizeof last_line, "%s", msg);
+    }
 }
 
+/* vae.h: VAE_LOG_ERROR is "a call failed"; the line is its vae_last_error().
+ * Success logs no error and leaves vae_last_error() as it was. */
 static void test_log_callback(void **state)
 {
     (void)state;
     vae_log_set(count_log, NULL);
+    vae_config *cfg = NULL;
+    ASSERT_OK(vae_config_create(&cfg));
+    assert_int_equal(error_lines, 0);
+
+    assert_int_equal(vae_config_set(cfg, VAE_PARAM_BETA, -1), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(error_lines, 1);
+    assert_string_equal(last_line, vae_last_error());
+    char kept[512];
+    snprintf(kept, sizeof kept, "%s", vae_last_error());
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_BETA, 2)); /* success: not cleared */
+    assert_string_equal(vae_last_error(), kept);
+    assert_int_equal(error_lines, 1);
+
+    /* A failure that is reported in a fuller message (the path first) is
+     * still one line. */
+    char path[] = "/tmp/vae-test-log-XXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const unsigned char head[] = {0x89, 'V', 'A', 'E', '\r', '\n', 0x1a, '\n', 1, 0, 0, 0,
+                                         'A', 'R', 'C', 'H', 16, 0, 0, 0, 0, 0, 0, 0,
+                                         1, 0, 0, 0, 20, 0, 0, 0, /* beta = -1.0 */
+                                         0, 0, 0, 0, 0, 0, 0xf0, 0xbf, 0, 0, 0, 0};
+    assert_int_equal(write(fd, head, sizeof head), (ssize_t)sizeof head);
+    close(fd);
+    vae_model *m = NULL;
+    error_lines = 0;
+    assert_int_equal(vae_checkpoint_load(path, &m, NULL), VAE_ERR_FORMAT);
+    assert_int_equal(error_lines, 1);
+    assert_string_equal(last_line, vae_last_error());
+    assert_non_null(strstr(last_line, path));
+    assert_non_null(strstr(last_line, "beta"));
+    unlink(path);
+
     vae_log_set(NULL, NULL);
-    assert_int_equal(log_lines, 0);
+    error_lines = 0;
+    assert_int_equal(vae_config_set(cfg, VAE_PARAM_BETA, -1), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(error_lines, 0); /* no callback: nothing is sent */
+    vae_config_free(cfg);
+}
+
+/* The parameters cannot be allocated: the failure names the count (it was
+ * read after the model was freed: a use-after-free under ASan). */
+static void test_model_alloc_failure(void **state)
+{
+    (void)state;
+    vae_config *cfg = NULL;
+    ASSERT_OK(vae_config_create(&cfg));
+    size_t wide[16];
+    for (int i = 0; i < 16; i++) wide[i] = 65536;
+    ASSERT_OK(vae_config_set_hidden(cfg, VAE_BOTH, wide, 16));
+    /* 2 x 15 x 2^32 floats, 512 GiB: refused by an address-space limit just
+     * above what the process holds, whatever the machine's overcommit. */
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+    unsigned long long vm_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%llu", &vm_pages), 1);
+    fclose(f);
+    lim = old;
+    const unsigned long long cap = vm_pages * (unsigned long long)sysconf(_SC_PAGESIZE) +
+                                   ((unsigned long long)1 << 32);
+    if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > cap) lim.rlim_cur = (rlim_t)cap;
+    assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+    vae_model *m = (vae_model *)&m;
+    const vae_status s = vae_model_create(&m, cfg);
+    assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+    assert_int_equal(s, VAE_ERR_OUT_OF_MEMORY);
+    assert_ptr_equal(m, (vae_model *)&m);
+    assert_non_null(strstr(vae_last_error(), "parameters"));
+    vae_config_free(cfg);
+}
+
+/* Each optimizer setting belongs to a kind, with bounds to query. */
+static void test_optimizer_bounds(void **state)
+{
+    (void)state;
+    double lo = -1, hi = -1;
+    ASSERT_OK(vae_optimizer_param_bounds(VAE_OPTIM_ADAM, VAE_OPTIM_BETA2, &lo, &hi));
+    assert_true(lo == 0 && hi > 0.999 && hi < 1);
+    ASSERT_OK(vae_optimizer_param_bounds(VAE_OPTIM_SGD, VAE_OPTIM_MOMENTUM, NULL, &hi));
+    assert_true(hi < 1);
+    ASSERT_OK(vae_optimizer_param_bounds(VAE_OPTIM_SGD, VAE_OPTIM_LR, &lo, NULL));
+    assert_int_equal(vae_optimizer_param_bounds(VAE_OPTIM_ADAM, VAE_OPTIM_MOMENTUM, &lo, &hi),
+                     VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vae_optimizer_param_bounds(VAE_OPTIM_SGD, VAE_OPTIM_EPS, &lo, &hi),
+                     VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vae_optimizer_param_bounds((vae_optim_kind)7, VAE_OPTIM_LR, &lo, &hi),
+                     VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vae_optimizer_param_bounds(VAE_OPTIM_ADAM, (vae_optim_param)0, &lo, &hi),
+                     VAE_ERR_INVALID_ARGUMENT);
+
+    vae_model *m = small_model(8, 2, 0, 1);
+    vae_optimizer *adam = NULL, *sgd = NULL;
+    ASSERT_OK(vae_optimizer_create(&adam, m, VAE_OPTIM_ADAM));
+    ASSERT_OK(vae_optimizer_create(&sgd, m, VAE_OPTIM_SGD));
+    double v = 7;
+    assert_int_equal(vae_optimizer_set(adam, VAE_OPTIM_MOMENTUM, 0.9), VAE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vae_last_error(), "Adam has no setting momentum"));
+    assert_int_equal(vae_optimizer_get(adam, VAE_OPTIM_MOMENTUM, &v), VAE_ERR_INVALID_ARGUMENT);
+    assert_true(v == 7);
+    assert_int_equal(vae_optimizer_set(sgd, VAE_OPTIM_BETA1, 0.5), VAE_ERR_INVALID_ARGUMENT);
+    ASSERT_OK(vae_optimizer_set(sgd, VAE_OPTIM_MOMENTUM, 0.9));
+    /* Every bound is accepted, and just past it refused. */
+    for (int k = VAE_OPTIM_ADAM; k <= VAE_OPTIM_SGD; k++)
+        for (int p = VAE_OPTIM_LR; p <= VAE_OPTIM_MOMENTUM; p++) {
+            vae_optimizer *o = k == VAE_OPTIM_ADAM ? adam : sgd;
+            if (vae_optimizer_param_bounds((vae_optim_kind)k, (vae_optim_param)p, &lo, &hi))
+                continue;
+            ASSERT_OK(vae_optimizer_set(o, (vae_optim_param)p, lo));
+            ASSERT_OK(vae_optimizer_set(o, (vae_optim_param)p, hi));
+            assert_int_equal(vae_optimizer_set(o, (vae_optim_param)p, hi * 1.01 + 1e-9),
+                             VAE_ERR_INVALID_ARGUMENT);
+            assert_int_equal(vae_optimizer_set(o, (vae_optim_param)p, lo - 1e-9),
+                             VAE_ERR_INVALID_ARGUMENT);
+        }
+    vae_optimizer_free(adam);
+    vae_optimizer_free(sgd);
+    vae_model_free(m);
+}
+
+/* vae.h's conventions: invalid data is VAE_ERR_INVALID_ARGUMENT, in
+ * arrays and in datasets alike; LOGVAR_MIN < LOGVAR_MAX is checked when a
+ * model is made or changed, not by vae_config_set. */
+static void test_invalid_data_status(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(8, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    float x[2 * 784] = {0}, cond[2] = {0}, mu[4];
+    x[784 + 5] = NAN;
+    assert_int_equal(vae_model_backward(m, x, NULL, 2, NULL), VAE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vae_last_error(), "row 1, column 5"));
+    assert_int_equal(vae_model_encode(m, x, NULL, 2, mu, NULL), VAE_ERR_INVALID_ARGUMENT);
+    x[784 + 5] = 1.5f; /* Bernoulli data outside [0, 1] */
+    assert_int_equal(vae_model_train_step(m, opt, x, NULL, 2, NULL), VAE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(vae_last_error(), "[0, 1]"));
+    assert_int_equal(vae_model_steps(m), 0);
+    x[784 + 5] = 0.5f;
+    assert_int_equal(vae_model_backward(m, x, cond, 2, NULL), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vae_model_encode(m, x, cond, 2, mu, NULL), VAE_ERR_INVALID_ARGUMENT);
+    /* The same data in a dataset. */
+    x[784 + 5] = 1.5f;
+    vae_dataset *ds = NULL;
+    ASSERT_OK(vae_dataset_from_f32(&ds, x, 2, 784, NULL, 0));
+    assert_int_equal(vae_train_epoch(m, opt, ds, 2, NULL, NULL, NULL), VAE_ERR_INVALID_ARGUMENT);
+    vae_loss l;
+    assert_int_equal(vae_model_evaluate(m, ds, &l), VAE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(vae_model_epochs(m), 0);
+    vae_dataset_free(ds);
+
+    /* LOGVAR_MIN = LOGVAR_MAX: each is in range alone, so vae_config_set
+     * takes it; the model refuses it. */
+    vae_config *cfg = NULL;
+    ASSERT_OK(vae_config_create(&cfg));
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_LOGVAR_MIN, 3));
+    ASSERT_OK(vae_config_set(cfg, VAE_PARAM_LOGVAR_MAX, 3));
+    vae_model *bad = NULL;
+    assert_int_equal(vae_model_create(&bad, cfg), VAE_ERR_INVALID_ARGUMENT);
+    assert_null(bad);
+    assert_int_equal(vae_model_set(m, VAE_PARAM_LOGVAR_MAX, -30), VAE_ERR_INVALID_ARGUMENT);
+    vae_config_free(cfg);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
 }
 
 int main(void)
@@ -230,6 +418,9 @@ int main(void)
         cmocka_unit_test(test_inference_shapes),
         cmocka_unit_test(test_tensor_layout),
         cmocka_unit_test(test_log_callback),
+        cmocka_unit_test(test_model_alloc_failure),
+        cmocka_unit_test(test_optimizer_bounds),
+        cmocka_unit_test(test_invalid_data_status),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

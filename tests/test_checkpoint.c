@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -258,6 +260,152 @@ static void test_huge_architecture_refused(void **state)
     }
 }
 
+/* The payload of the first chunk tagged tag in a checkpoint image. */
+static unsigned char *chunk(unsigned char *d, size_t len, const char *tag)
+{
+    size_t at = 12;
+    while (at + 12 <= len - 4) {
+        uint64_t clen = 0;
+        for (int i = 0; i < 8; i++) clen |= (uint64_t)d[at + 4 + i] << (8 * i);
+        if (!memcmp(d + at, tag, 4)) return d + at + 12;
+        at += 12 + clen;
+    }
+    fail_msg("no chunk %s", tag);
+    return NULL;
+}
+
+static void put_u64_at(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Files whose checksum is valid but whose values are outside their domain:
+ * each would poison the first update (NaN parameters, then saved over the
+ * good checkpoint) or wrap a counter. */
+static void test_hostile_values_refused(void **state)
+{
+    (void)state;
+    vae_optimizer *opt = NULL;
+    vae_model *m = odd_model(&opt);
+    ASSERT_OK(vae_checkpoint_save(path, m, opt));
+    const size_t n = vae_model_param_count(m);
+    size_t len;
+    unsigned char *good = read_file(path, &len), *d = malloc(len);
+    assert_non_null(d);
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/hostile.vae", dir);
+    /* OPTM: kind, count, count x 12, t, n, m[n], v[n] */
+    const size_t t_at = 8 + 6 * 12, v_at = t_at + 16 + 4 * n;
+    static const struct {
+        const char *tag, *why;
+        size_t at;
+        int kind; /* 0: the u64 set to UINT64_MAX, 1: the f32 set to -1 */
+    } cases[] = {
+        {"STAT", "step count", 0, 0},
+        {"STAT", "epoch count", 8, 0},
+        {"OPTM", "update count", 0, 0},
+        {"OPTM", "second moment", 0, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memcpy(d, good, len);
+        unsigned char *p = chunk(d, len, cases[c].tag);
+        if (!strcmp(cases[c].tag, "OPTM")) p += cases[c].kind ? v_at + 4 * 5 : t_at;
+        else p += cases[c].at;
+        if (cases[c].kind == 0) {
+            put_u64_at(p, UINT64_MAX);
+        } else {
+            const float neg = -1.0f;
+            memcpy(p, &neg, 4);
+        }
+        fix_crc(d, len);
+        write_file(bad, d, len);
+        expect_refused(bad, VAE_ERR_FORMAT);
+        if (!strstr(vae_last_error(), cases[c].why))
+            fail_msg("case %zu: \"%s\" does not name the %s", c, vae_last_error(), cases[c].why);
+    }
+    /* One below the maximum loads; the step that reaches it works (Adam's
+     * bias correction is 1 there), the next is refused, nothing changed. */
+    memcpy(d, good, len);
+    put_u64_at(chunk(d, len, "OPTM") + t_at, UINT64_MAX - 1);
+    fix_crc(d, len);
+    write_file(bad, d, len);
+    vae_model *m2 = NULL;
+    vae_optimizer *o2 = NULL;
+    ASSERT_OK(vae_checkpoint_load(bad, &m2, &o2));
+    ASSERT_OK(vae_model_train_step(m2, o2, batch, NULL, 8, NULL));
+    float *keep = malloc(n * sizeof *keep);
+    assert_non_null(keep);
+    memcpy(keep, vae_model_params(m2), n * sizeof *keep);
+    assert_int_equal(vae_model_train_step(m2, o2, batch, NULL, 8, NULL), VAE_ERR_LIMIT);
+    assert_memory_equal(keep, vae_model_params(m2), n * sizeof *keep);
+    free(keep);
+    vae_optimizer_free(o2);
+    vae_model_free(m2);
+    free(good);
+    free(d);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+/* A FIFO (or any non-regular file) is refused at once: fopen() used to
+ * block on one with no writer, forever. The alarm fails the test instead
+ * of hanging it if that comes back. */
+static void test_fifo_refused(void **state)
+{
+    (void)state;
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo.vae", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(60);
+    expect_refused(fifo, VAE_ERR_IO);
+    alarm(0);
+    assert_non_null(strstr(vae_last_error(), "not a regular file"));
+    unlink(fifo);
+}
+
+/* A large file is refused from its first bytes, before memory for it is
+ * committed: the size must be within what its architecture implies. The
+ * old reader read all 1.2 GB first; an address-space limit 256 MiB above
+ * what the process holds makes that an allocation failure here. */
+static void test_large_file_costs_no_memory(void **state)
+{
+    (void)state;
+    vae_optimizer *opt = NULL;
+    vae_model *m = odd_model(&opt);
+    ASSERT_OK(vae_checkpoint_save(path, m, opt));
+    size_t len;
+    unsigned char *good = read_file(path, &len);
+    char big[160];
+    snprintf(big, sizeof big, "%s/sparse.vae", dir);
+    const off_t size = (off_t)1200 << 20;
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%llu", &pages), 1);
+    fclose(f);
+    for (int magic = 0; magic < 2; magic++) {
+        write_file(big, good, magic ? len : 4); /* the real head, or a bad magic */
+        assert_int_equal(truncate(big, size), 0);
+        lim = old;
+        const unsigned long long cap = pages * (unsigned long long)sysconf(_SC_PAGESIZE) +
+                                       ((unsigned long long)256 << 20);
+        if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > cap) lim.rlim_cur = (rlim_t)cap;
+        assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+        vae_model *got = NULL;
+        const vae_status s = vae_checkpoint_load(big, &got, NULL);
+        assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+        assert_int_equal(s, VAE_ERR_FORMAT);
+        assert_null(got);
+        assert_non_null(strstr(vae_last_error(), magic ? "holds at most" : "bad magic"));
+    }
+    unlink(big);
+    free(good);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
 static void test_save_replaces_atomically(void **state)
 {
     (void)state;
@@ -294,6 +442,9 @@ int main(void)
         cmocka_unit_test(test_model_only),
         cmocka_unit_test(test_damaged_files_refused),
         cmocka_unit_test(test_huge_architecture_refused),
+        cmocka_unit_test(test_hostile_values_refused),
+        cmocka_unit_test(test_fifo_refused),
+        cmocka_unit_test(test_large_file_costs_no_memory),
         cmocka_unit_test(test_save_replaces_atomically),
     };
     return cmocka_run_group_tests_name("checkpoint", tests, setup, teardown);

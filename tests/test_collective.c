@@ -559,6 +559,39 @@ static void test_a_stop_stops_every_worker(void **state)
     free_jobs(jobs, 2);
 }
 
+static int stop_at_the_last_on_worker_one(void *user, size_t batch, size_t batches,
+                                          const vae_loss *loss)
+{
+    (void)loss;
+    const job *j = user;
+    return j->w.rank == 1 && batch + 1 == batches;
+}
+
+/* A stop after the last batch has no next step to be voted with: it gets a
+ * vote of its own, so every worker returns VAE_ERR_CANCELLED (it was lost),
+ * and the epoch, whole, counts on every worker. */
+static void test_a_stop_after_the_last_batch_stops_every_worker(void **state)
+{
+    (void)state;
+    group g = {.world = 2, .calls_left = -1};
+    job jobs[2] = {new_job(16, 1, VAE_OPTIM_ADAM), new_job(16, 1, VAE_OPTIM_ADAM)};
+    for (int r = 0; r < 2; r++) {
+        jobs[r].batch = 250;
+        jobs[r].epochs = 1;
+        jobs[r].progress = stop_at_the_last_on_worker_one;
+    }
+    run_workers(&g, jobs, train_job);
+    const size_t count = vae_dataset_count(jobs[0].ds);
+    for (int r = 0; r < 2; r++) {
+        assert_int_equal(jobs[r].status, VAE_ERR_CANCELLED);
+        assert_int_equal(vae_model_steps(jobs[r].m), (count + 499) / 500);
+        assert_int_equal(vae_model_epochs(jobs[r].m), 1);
+    }
+    assert_memory_equal(vae_model_params(jobs[1].m), vae_model_params(jobs[0].m),
+                        vae_model_param_count(jobs[0].m) * sizeof(float));
+    free_jobs(jobs, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -575,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_a_failing_step_fails_every_worker),
         cmocka_unit_test(test_a_failing_epoch_fails_every_worker),
         cmocka_unit_test(test_a_stop_stops_every_worker),
+        cmocka_unit_test(test_a_stop_after_the_last_batch_stops_every_worker),
     };
     return cmocka_run_group_tests_name("collective", tests, workers_setup, workers_teardown);
 }

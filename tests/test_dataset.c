@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -387,8 +388,21 @@ static void test_nonexistent_path(void **state)
     const char *path = VAE_TEST_DATA "/no-such-file.gz";
     expect_load_error(path, NULL, 0, VAE_ERR_IO, path, strerror(ENOENT), NULL);
     expect_load_error(TEST_IMAGES, path, 0, VAE_ERR_IO, path, strerror(ENOENT), NULL);
-    /* A directory opens but cannot be read. */
-    expect_load_error(tmpdir, NULL, 0, VAE_ERR_IO, tmpdir, NULL, NULL);
+    /* A directory is not a regular file. */
+    expect_load_error(tmpdir, NULL, 0, VAE_ERR_IO, tmpdir, "not a regular file", NULL);
+}
+
+/* A FIFO is refused at once, as images or as labels: fopen() blocked on one
+ * with no writer, forever (the alarm fails the test rather than hang it). */
+static void test_fifo_refused(void **state)
+{
+    (void)state;
+    const char *fifo = tmp_file("fifo-idx");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(60);
+    expect_load_error(fifo, NULL, 0, VAE_ERR_IO, fifo, "not a regular file", NULL);
+    expect_load_error(TEST_IMAGES, fifo, 0, VAE_ERR_IO, fifo, "not a regular file", NULL);
+    alarm(0);
 }
 
 static void test_bad_magic(void **state)
@@ -1167,6 +1181,7 @@ int main(void)
         cmocka_unit_test(test_label_count_mismatch),
         cmocka_unit_test(test_wrong_file_roles),
         cmocka_unit_test(test_nonexistent_path),
+        cmocka_unit_test(test_fifo_refused),
         cmocka_unit_test(test_bad_magic),
         cmocka_unit_test(test_bad_type),
         cmocka_unit_test(test_bad_ndims),

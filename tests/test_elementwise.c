@@ -230,6 +230,25 @@ static void test_same_bits_as_reference(void **state)
         if (memcmp(p1, p2, np * sizeof *p1) != 0 || memcmp(m1, m2, np * sizeof *m1) != 0 ||
             memcmp(v1, v2, np * sizeof *v1) != 0)
             fail_msg("%s: Adam differs from the reference", name);
+        /* adam_ok: the update's finiteness, with the bad element in the
+         * vector body or in the tail; 0/0 when eps is 0 and g, m, v are 0. */
+        {
+            const vaei_adam_args ok = {p1, m1, v1, grad, 0.9f, 0.999f, 0.1f, 0.001f, 0.01f, 1e-8f, 1e-3f, 1.0f};
+            assert_true(v->adam_ok(&ok, 0, np) && ref->adam_ok(&ok, 0, np));
+            const size_t at[] = {5, np - 2};
+            for (int k = 0; k < 2; k++) {
+                const float keep = grad[at[k]];
+                grad[at[k]] = 1e30f; /* g^2 overflows */
+                if (v->adam_ok(&ok, 0, np) || ref->adam_ok(&ok, 0, np))
+                    fail_msg("%s: adam_ok missed an overflow at %zu", name, at[k]);
+                assert_true(v->adam_ok(&ok, at[k] + 1, np)); /* outside the range */
+                grad[at[k]] = keep;
+            }
+            float z[64] = {0};
+            const vaei_adam_args zero = {z, z, z, z, 0.9f, 0.999f, 0.1f, 0.001f, 0.0f, 0.0f, 1e-3f, 1.0f};
+            if (v->adam_ok(&zero, 0, 64) || ref->adam_ok(&zero, 0, 64))
+                fail_msg("%s: adam_ok missed 0/0", name);
+        }
         free(p1);
         free(p2);
         free(m1);

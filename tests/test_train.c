@@ -408,6 +408,149 @@ static void test_progress_can_cancel(void **state)
     vae_model_free(m);
 }
 
+static int stop_at_the_last(void *user, size_t batch, size_t batches, const vae_loss *loss)
+{
+    (void)user;
+    (void)loss;
+    return batch + 1 == batches;
+}
+
+/* vae.h: a stop asked after the last batch cancels too (a Ctrl-C there was
+ * lost); the epoch, all of whose batches were applied, counts. */
+static void test_stop_after_the_last_batch(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(16, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    assert_int_equal(vae_train_epoch(m, opt, train_set, 500, stop_at_the_last, NULL, NULL),
+                     VAE_ERR_CANCELLED);
+    assert_non_null(strstr(vae_last_error(), "after batch 4 of 4"));
+    assert_int_equal(vae_model_steps(m), 4);
+    assert_int_equal(vae_model_epochs(m), 1);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
+/* A failed step leaves the training noise as it was: the retry gives the
+ * bits of a run that never failed (binarisation draws noise too). */
+static void test_failed_step_keeps_the_noise(void **state)
+{
+    (void)state;
+    float x[4 * 784];
+    ASSERT_OK(vae_dataset_get(train_set, 0, 4, x, NULL));
+    vae_model *a = small_model(16, 2, 0, 5), *b = small_model(16, 2, 0, 5);
+    vae_optimizer *oa = NULL, *ob = NULL;
+    ASSERT_OK(vae_optimizer_create(&oa, a, VAE_OPTIM_ADAM));
+    ASSERT_OK(vae_optimizer_create(&ob, b, VAE_OPTIM_ADAM));
+    ASSERT_OK(vae_model_set(a, VAE_PARAM_BINARIZE, 1));
+    ASSERT_OK(vae_model_set(b, VAE_PARAM_BINARIZE, 1));
+    size_t off;
+    ASSERT_OK(vae_model_tensor_info(a, 2, NULL, NULL, NULL, &off)); /* encoder.head.weight */
+    float *p = vae_model_params(a);
+    const float keep = p[off];
+    p[off] = INFINITY;
+    assert_int_equal(vae_model_train_step(a, oa, x, NULL, 4, NULL), VAE_ERR_NUMERIC);
+    assert_int_equal(vae_model_backward(a, x, NULL, 4, NULL), VAE_ERR_NUMERIC);
+    p[off] = keep;
+    /* A failure in the update, after the pass drew its noise: the weights
+     * of the blank border pixels get a zero gradient, which with eps 0 is
+     * Adam's 0/0. */
+    ASSERT_OK(vae_optimizer_set(oa, VAE_OPTIM_EPS, 0));
+    assert_int_equal(vae_model_train_step(a, oa, x, NULL, 4, NULL), VAE_ERR_NUMERIC);
+    ASSERT_OK(vae_optimizer_set(oa, VAE_OPTIM_EPS, 1e-8));
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(vae_model_train_step(a, oa, x, NULL, 4, NULL));
+        ASSERT_OK(vae_model_train_step(b, ob, x, NULL, 4, NULL));
+    }
+    assert_memory_equal(vae_model_params(a), vae_model_params(b),
+                        vae_model_param_count(a) * sizeof(float));
+    vae_optimizer_free(oa);
+    vae_optimizer_free(ob);
+    vae_model_free(a);
+    vae_model_free(b);
+}
+
+/* An update that would not be finite is refused whole, with a finite
+ * gradient: 0/0 (eps 0, zero moments) and g^2 overflowing float. */
+static void test_update_must_be_finite(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(16, 2, 0, 1);
+    const size_t n = vae_model_param_count(m);
+    float *p = vae_model_params(m), *g = vae_model_grads(m);
+    float *saved = malloc(n * sizeof *saved);
+    assert_non_null(saved);
+    memcpy(saved, p, n * sizeof *p);
+    vae_optimizer *adam = NULL, *sgd = NULL;
+    ASSERT_OK(vae_optimizer_create(&adam, m, VAE_OPTIM_ADAM));
+    ASSERT_OK(vae_optimizer_set(adam, VAE_OPTIM_EPS, 0));
+    memset(g, 0, n * sizeof *g);
+    assert_int_equal(vae_optimizer_step(adam), VAE_ERR_NUMERIC);
+    assert_non_null(strstr(vae_last_error(), "nothing was changed"));
+    assert_memory_equal(p, saved, n * sizeof *p);
+    assert_int_equal(vae_model_steps(m), 0);
+    ASSERT_OK(vae_optimizer_set(adam, VAE_OPTIM_EPS, 1e-8));
+    g[7] = 1e30f; /* finite, but g^2 = inf in the second moment */
+    assert_int_equal(vae_optimizer_step(adam), VAE_ERR_NUMERIC);
+    assert_memory_equal(p, saved, n * sizeof *p);
+    /* The state was untouched: a save works and a sane step goes on. */
+    char path[] = "/tmp/vae-test-update-XXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ASSERT_OK(vae_checkpoint_save(path, m, adam));
+    g[7] = 1.0f;
+    ASSERT_OK(vae_optimizer_step(adam));
+    assert_int_equal(vae_model_steps(m), 1);
+
+    /* SGD: an overflowing parameter. */
+    ASSERT_OK(vae_optimizer_create(&sgd, m, VAE_OPTIM_SGD));
+    ASSERT_OK(vae_optimizer_set(sgd, VAE_OPTIM_LR, 1000));
+    memcpy(saved, p, n * sizeof *p);
+    g[3] = 3e38f;
+    assert_int_equal(vae_optimizer_step(sgd), VAE_ERR_NUMERIC);
+    assert_memory_equal(p, saved, n * sizeof *p);
+    unlink(path);
+    free(saved);
+    vae_optimizer_free(sgd);
+    vae_optimizer_free(adam);
+    vae_model_free(m);
+}
+
+/* No file is written from a non-finite model: the good checkpoint stays. */
+static void test_save_refuses_non_finite(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(16, 2, 0, 1);
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    char path[] = "/tmp/vae-test-save-XXXXXX";
+    const int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ASSERT_OK(vae_checkpoint_save(path, m, opt));
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static unsigned char before[1 << 20], after[1 << 20];
+    const size_t len = fread(before, 1, sizeof before, f);
+    fclose(f);
+    float *p = vae_model_params(m);
+    p[10] = NAN;
+    assert_int_equal(vae_checkpoint_save(path, m, opt), VAE_ERR_NUMERIC);
+    assert_non_null(strstr(vae_last_error(), "parameter 10"));
+    assert_int_equal(vae_checkpoint_save(path, m, NULL), VAE_ERR_NUMERIC);
+    p[10] = 0.0f;
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(after, 1, sizeof after, f), len);
+    fclose(f);
+    assert_memory_equal(before, after, len);
+    unlink(path);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
 static void test_conditional_training(void **state)
 {
     (void)state;
@@ -474,6 +617,10 @@ int main(void)
         cmocka_unit_test(test_bernoulli_refuses_out_of_range),
         cmocka_unit_test(test_logvar_clamp),
         cmocka_unit_test(test_progress_can_cancel),
+        cmocka_unit_test(test_stop_after_the_last_batch),
+        cmocka_unit_test(test_failed_step_keeps_the_noise),
+        cmocka_unit_test(test_update_must_be_finite),
+        cmocka_unit_test(test_save_refuses_non_finite),
         cmocka_unit_test(test_conditional_training),
         cmocka_unit_test(test_evaluate_is_repeatable),
         cmocka_unit_test(test_sgd_also_learns),

@@ -8,7 +8,7 @@
 #
 # With VAE_TEST_VALGRIND=1 every run of vae-train goes through valgrind
 # memcheck, and any memory error or definite/indirect leak fails the test.
-# Needs only sh, coreutils, cmp and gzip.
+# Needs only sh, coreutils (timeout, od, dd, truncate), cmp, grep and gzip.
 set -eu
 vae_train=$1
 data=$2
@@ -28,15 +28,22 @@ fail() {
     failures=$((failures + 1))
 }
 
-# run NAME ARGS...: vae-train must fail with one line and status 1.
+# run NAME ARGS...: vae-train must fail with one line and status 1, within
+# $limit seconds (a FIFO once blocked it forever); with $expect set, the
+# line must contain it.
+expect=""
+limit=300
 run() {
     name=$1
     shift
     cases=$((cases + 1))
     status=0
-    $wrap "$vae_train" --quiet --epochs 1 --batch 32 "$@" >"$work/out" 2>"$work/err" || status=$?
+    timeout "$limit" $wrap "$vae_train" --quiet --epochs 1 --batch 32 "$@" >"$work/out" 2>"$work/err" ||
+        status=$?
     lines=$(wc -l <"$work/err")
-    if [ "$status" -eq 99 ]; then
+    if [ "$status" -eq 124 ]; then
+        fail "$name: still running after $limit seconds"
+    elif [ "$status" -eq 99 ]; then
         fail "$name: memory error under valgrind"
         cat "$work/valgrind.log"
     elif [ "$status" -ne 1 ]; then
@@ -45,9 +52,13 @@ run() {
     elif [ "$lines" -ne 1 ] || ! head -c 11 "$work/err" | grep -q "^vae-train: "; then
         fail "$name: expected one line 'vae-train: ...' on stderr, got $lines:"
         cat "$work/err"
+    elif [ -n "$expect" ] && ! grep -q -- "$expect" "$work/err"; then
+        fail "$name: expected '$expect' in: $(cat "$work/err")"
     else
         echo "ok $cases - $name: $(cat "$work/err")"
     fi
+    expect=""
+    limit=300
 }
 
 # ---- a small valid data set: 64 training and 32 test images -------------
@@ -135,6 +146,28 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
     bad_data "$f.gz: gzip magic, then garbage" "$f.gz"
 done
 
+# A FIFO instead of a data file: refused at once, not waited on.
+for f in train-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    rm -rf "$work/data"
+    cp -r "$work/good" "$work/data"
+    rm "$work/data/$f"
+    mkfifo "$work/data/$f"
+    expect="not a regular file"
+    limit=30
+    run "$f: a FIFO" --hidden 16 --data "$work/data" --out "$work/out-data"
+done
+
+# A gzip file whose header claims 2^31 images of 1x1 (2 GiB of pixels to
+# inflate before the mismatch): --max-data-bytes refuses it from the header.
+rm -rf "$work/data"
+cp -r "$work/good" "$work/data"
+{ printf '\0\0\10\3'; be32 2147483648; be32 1; be32 1; head -c 65536 /dev/zero; } |
+    gzip -9nc >"$work/data/train-images-idx3-ubyte.gz"
+rm "$work/data/train-images-idx3-ubyte" "$work/data/train-labels-idx1-ubyte"
+expect="exceed the cap of 1048576 bytes"
+run "gzip claiming 2^31 images, --max-data-bytes 1048576" --hidden 16 --data "$work/data" \
+    --out "$work/out-data" --max-data-bytes 1048576
+
 # ---- damaged checkpoints, at the path vae-train saves to -------------------
 
 size=$(wc -c <"$good_ckpt")
@@ -143,12 +176,14 @@ bad_ckpt() {
     rm -rf "$work/resume"
     mkdir "$work/resume"
     cp "$work/bad-file" "$work/resume/model.vae"
-    run "$1" --data "$work/good" --out "$work/resume" --resume "$work/resume/model.vae"
+    name=$1
+    shift
+    run "$name" --data "$work/good" --out "$work/resume" --resume "$work/resume/model.vae" "$@"
     if ! cmp -s "$work/bad-file" "$work/resume/model.vae"; then
-        fail "$1: the checkpoint on disk was changed"
+        fail "$name: the checkpoint on disk was changed"
     fi
     if [ "$(ls "$work/resume")" != model.vae ]; then
-        fail "$1: files were left beside the checkpoint: $(ls "$work/resume")"
+        fail "$name: files were left beside the checkpoint: $(ls "$work/resume")"
     fi
 }
 
@@ -178,6 +213,51 @@ bad_ckpt "an IDX file as checkpoint"
 run "checkpoint that does not exist" --data "$work/good" --out "$work/resume" \
     --resume "$work/no-such.vae"
 run "a directory as checkpoint" --data "$work/good" --out "$work/resume" --resume "$work/good"
+
+# A FIFO as the checkpoint.
+rm -rf "$work/resume"
+mkdir "$work/resume"
+mkfifo "$work/resume/model.vae"
+expect="not a regular file"
+limit=30
+run "a FIFO as checkpoint" --data "$work/good" --out "$work/resume" \
+    --resume "$work/resume/model.vae"
+rm -rf "$work/resume"
+
+# A sparse 1.2 GB file that starts as the good checkpoint: refused from its
+# first bytes (its architecture's checkpoint is far smaller), without
+# reading the rest into memory.
+head -c 4096 "$good_ckpt" >"$work/bad-file"
+truncate -s 1200M "$work/bad-file"
+expect="holds at most"
+bad_ckpt "a sparse 1.2 GB file with a checkpoint's head"
+rm -f "$work/bad-file"
+
+# Checkpoints whose CRC is valid but whose values are outside their domain.
+# Each once loaded; the first update then made the model NaN (or a counter
+# wrapped) and vae-train saved that over model.vae. One step per epoch
+# (--batch 64) lets the poisoned epoch end and be saved.
+offset_of() { # TAG: byte offset of the chunk's tag in the good checkpoint
+    LC_ALL=C grep -obUa "$1" "$good_ckpt" | head -n 1 | cut -d: -f1
+}
+# patched NAME OFFSET BYTES: the good checkpoint with BYTES (printf escapes)
+# at OFFSET and its CRC-32 (that of gzip's trailer) made valid again.
+patched() {
+    head -c $((size - 4)) "$good_ckpt" >"$work/body"
+    printf "$3" | dd of="$work/body" bs=1 seek="$2" conv=notrunc 2>/dev/null
+    gzip -c "$work/body" | tail -c 8 | head -c 4 >"$work/crc"
+    cat "$work/body" "$work/crc" >"$work/bad-file"
+    expect=$4
+    bad_ckpt "$1" --epochs 2 --batch 64
+}
+stat_at=$(offset_of STAT)
+optm_at=$(offset_of OPTM)
+n=$(od -An -tu8 -j $(($(offset_of PARM) + 12)) -N 8 "$good_ckpt" | tr -d ' ')
+ff8='\377\377\377\377\377\377\377\377'
+patched "checkpoint with epoch count 2^64-1" $((stat_at + 12 + 8)) "$ff8" "epoch count"
+patched "checkpoint with Adam step count 2^64-1" $((optm_at + 12 + 8 + 72)) "$ff8" "update count"
+patched "checkpoint with a negative Adam second moment" \
+    $((optm_at + 12 + 8 + 72 + 16 + 4 * n + 4 * 7)) '\0\0\200\277' "second moment"
 
 # A valid checkpoint of another shape than the data: refused the same way.
 mkdir -p "$work/wide"

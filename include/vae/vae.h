@@ -5,7 +5,13 @@
  * Conventions used throughout this header
  *  - Every function that can fail returns a vae_status; VAE_OK (0) is success.
  *    On failure vae_last_error() gives a one-line reason for the calling thread
- *    and every output argument is left as it was.
+ *    and every output argument is left as it was; the same line goes to the
+ *    log callback at VAE_LOG_ERROR. Success leaves vae_last_error() as it was
+ *    (it is not cleared).
+ *  - Invalid data in a caller's arrays (a non-finite value, a Bernoulli input
+ *    outside [0, 1], cond given to a model without conditioning or missing
+ *    for one with it) gives VAE_ERR_INVALID_ARGUMENT; the message names the
+ *    row and column. The same data in a dataset does too.
  *  - Handles (vae_config, vae_model, vae_optimizer, vae_dataset) are opaque.
  *    Each *_create / *_load returns a handle the caller owns and releases with
  *    the matching *_free, which accepts NULL.
@@ -75,7 +81,7 @@ typedef enum vae_status {
     VAE_ERR_FORMAT = 4,           /**< a file is malformed, truncated or corrupt */
     VAE_ERR_UNSUPPORTED = 5,      /**< a file from a newer format version, or a feature not built in */
     VAE_ERR_MISMATCH = 6,         /**< shapes disagree (data width vs model input, labels vs images) */
-    VAE_ERR_NUMERIC = 7,          /**< a step produced a non-finite loss or gradient; nothing was changed */
+    VAE_ERR_NUMERIC = 7,          /**< a step met a non-finite loss, gradient or update, or a model to save holds a non-finite value; nothing was changed */
     VAE_ERR_CANCELLED = 8,        /**< a progress callback asked to stop */
     VAE_ERR_LIMIT = 9,            /**< a size exceeds a limit (caller's cap or the library's) */
     VAE_ERR_UNAVAILABLE = 10,     /**< a backend not compiled in or not supported by this CPU */
@@ -93,7 +99,8 @@ VAE_API const char *vae_status_string(vae_status s);
 /**
  * Detailed message of the calling thread's last failure, e.g.
  * "train-images-idx3-ubyte.gz: header says 60000 images of 28x28 but the file
- * holds only 1234 bytes of pixels". Empty string when there was none.
+ * holds only 1234 bytes of pixels". Empty string when there was none. A
+ * successful call does not clear it: read it only after a failure.
  * @return a thread-local string, valid until the thread's next libvae call;
  *         never NULL; do not free.
  * @since 1.0
@@ -107,7 +114,7 @@ VAE_API const char *vae_version_string(void);
 
 /** Severity of a log message. */
 typedef enum vae_log_level {
-    VAE_LOG_ERROR = 0, /**< a call failed; the message says why */
+    VAE_LOG_ERROR = 0, /**< a call failed; the message is its vae_last_error() */
     VAE_LOG_WARN = 1,  /**< something was ignored or replaced, e.g. an unknown VAE_BACKEND */
     VAE_LOG_INFO = 2,  /**< a choice made, e.g. the backend in use */
     VAE_LOG_DEBUG = 3  /**< details for bug reports */
@@ -240,7 +247,9 @@ VAE_API VAE_NODISCARD vae_status vae_config_create(vae_config **out);
 VAE_API void vae_config_free(vae_config *cfg);
 
 /**
- * Set one parameter.
+ * Set one parameter. Each value is checked alone, so settings may be made
+ * in any order; rules between settings (LOGVAR_MIN < LOGVAR_MAX) are
+ * checked by vae_model_create() and vae_model_set().
  * @return VAE_ERR_INVALID_ARGUMENT for an unknown parameter or a value out of
  *         vae_param_bounds() (or not integral for an integer parameter).
  * @since 1.0
@@ -295,6 +304,8 @@ typedef struct vae_loss {
  * +-1/sqrt(fan_in), as PyTorch's nn.Linear).
  * @param[in]  cfg settings; the model keeps a copy, cfg may be freed after.
  * @param[out] out the model; free with vae_model_free().
+ * @return VAE_ERR_INVALID_ARGUMENT when LOGVAR_MIN >= LOGVAR_MAX,
+ *         VAE_ERR_OUT_OF_MEMORY.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_model_create(vae_model **out, const vae_config *cfg);
@@ -304,7 +315,8 @@ VAE_API void vae_model_free(vae_model *m);
 
 /**
  * Change an objective parameter (VAE_PARAM_BETA and later) on a live model.
- * @return VAE_ERR_INVALID_ARGUMENT for architecture parameters.
+ * @return VAE_ERR_INVALID_ARGUMENT for architecture parameters, and for a
+ *         value that would make LOGVAR_MIN >= LOGVAR_MAX.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_model_set(vae_model *m, vae_param p, double value);
@@ -362,12 +374,15 @@ VAE_API uint64_t vae_model_epochs(const vae_model *m);
 /**
  * Forward and backward pass on one batch: fills vae_model_grads() with the
  * gradient of the objective (mean over the batch) and reports the loss.
- * Parameters are not changed.
- * @param[in]  x    [n x input_dim]; [0,1] for the Bernoulli likelihood.
- * @param[in]  cond [n x cond_dim], or NULL when cond_dim is 0.
+ * Parameters are not changed; the training noise advances on success only.
+ * @param[in]  x    [n x input_dim], finite; [0,1] for the Bernoulli likelihood.
+ * @param[in]  cond [n x cond_dim], finite, or NULL when cond_dim is 0.
  * @param[in]  n    batch size, >= 1.
  * @param[out] loss may be NULL.
- * @return VAE_ERR_NUMERIC when the loss or gradient is not finite.
+ * @return VAE_ERR_INVALID_ARGUMENT for invalid data (see the conventions
+ *         at the top), VAE_ERR_NUMERIC when the loss or gradient is not
+ *         finite. On failure the gradient buffer is undefined and the
+ *         noise state is as it was.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_model_backward(vae_model *m, const float *x,
@@ -376,8 +391,10 @@ VAE_API VAE_NODISCARD vae_status vae_model_backward(vae_model *m, const float *x
 
 /**
  * One training step: vae_model_backward() then vae_optimizer_step().
- * A non-finite loss or gradient returns VAE_ERR_NUMERIC and leaves the
- * parameters, the optimizer state and the step count as they were.
+ * A non-finite loss, gradient or update returns VAE_ERR_NUMERIC. Any
+ * failure leaves the parameters, the optimizer state, the step count and
+ * the training noise as they were, so a retry gives the bits of a run that
+ * never failed (the gradient buffer is undefined).
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt,
@@ -386,7 +403,9 @@ VAE_API VAE_NODISCARD vae_status vae_model_train_step(vae_model *m, vae_optimize
 
 /**
  * Called after every batch of vae_train_epoch(). Return 0 to go on, anything
- * else to stop after this batch (the epoch then returns VAE_ERR_CANCELLED).
+ * else to stop after this batch: the epoch then returns VAE_ERR_CANCELLED,
+ * after the last batch too. The epoch count advances only when every batch
+ * was applied, i.e. when the stop came after the last one.
  * @param[in] batch   index of the batch just done (0-based).
  * @param[in] batches batches in the epoch.
  * @param[in] loss    that batch's loss.
@@ -404,10 +423,14 @@ typedef int (*vae_progress_fn)(void *user, size_t batch, size_t batches, const v
  *                      may be NULL.
  * With a collective set (vae_optimizer_set_collective()), batch is per
  * worker and the workers share each epoch's order, losses and stop requests.
- * @return VAE_ERR_NUMERIC when a step's loss or gradient is not finite: the
- *         epoch stops there, that step changed nothing (parameters,
- *         optimizer state, step count), the steps before it stay applied,
- *         and the epoch count does not advance.
+ * @return VAE_ERR_NUMERIC when a step's loss, gradient or update is not
+ *         finite: the epoch stops there, that step changed nothing
+ *         (parameters, optimizer state, step count, training noise), the
+ *         steps before it stay applied, and the epoch count does not
+ *         advance. VAE_ERR_INVALID_ARGUMENT for invalid float data in ds
+ *         (found when its batch comes; the same rules then apply),
+ *         VAE_ERR_CANCELLED (vae_progress_fn), VAE_ERR_LIMIT when the epoch
+ *         count is at UINT64_MAX.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt,
@@ -579,14 +602,15 @@ typedef enum vae_optim_kind {
     VAE_OPTIM_SGD = 1   /**< SGD with optional momentum */
 } vae_optim_kind;
 
-/** Optimizer settings. Pinned values. */
+/** Optimizer settings. Pinned values. Each belongs to the kinds named;
+ *  vae_optimizer_param_bounds() gives the ranges. */
 typedef enum vae_optim_param {
-    VAE_OPTIM_LR = 1,           /**< learning rate; Adam 1e-3, SGD 1e-2 */
-    VAE_OPTIM_BETA1 = 2,        /**< Adam first-moment decay; 0.9 */
-    VAE_OPTIM_BETA2 = 3,        /**< Adam second-moment decay; 0.999 */
-    VAE_OPTIM_EPS = 4,          /**< Adam denominator epsilon; 1e-8 */
-    VAE_OPTIM_WEIGHT_DECAY = 5, /**< L2 coefficient added to the gradient; 0 */
-    VAE_OPTIM_MOMENTUM = 6      /**< SGD momentum; 0 */
+    VAE_OPTIM_LR = 1,           /**< Adam and SGD: learning rate; Adam 1e-3, SGD 1e-2 */
+    VAE_OPTIM_BETA1 = 2,        /**< Adam: first-moment decay; 0.9 */
+    VAE_OPTIM_BETA2 = 3,        /**< Adam: second-moment decay; 0.999 */
+    VAE_OPTIM_EPS = 4,          /**< Adam: denominator epsilon; 1e-8 */
+    VAE_OPTIM_WEIGHT_DECAY = 5, /**< Adam and SGD: L2 coefficient added to the gradient; 0 */
+    VAE_OPTIM_MOMENTUM = 6      /**< SGD: momentum; 0 */
 } vae_optim_param;
 
 /**
@@ -601,11 +625,31 @@ VAE_API VAE_NODISCARD vae_status vae_optimizer_create(vae_optimizer **out, vae_m
 /** Free an optimizer; NULL is ignored. @since 1.0 */
 VAE_API void vae_optimizer_free(vae_optimizer *opt);
 
-/** Set a hyper-parameter (range-checked). @since 1.0 */
+/**
+ * Set a hyper-parameter.
+ * @return VAE_ERR_INVALID_ARGUMENT for a setting opt's kind does not use
+ *         (Adam's momentum) or a value outside vae_optimizer_param_bounds().
+ * @since 1.0
+ */
 VAE_API VAE_NODISCARD vae_status vae_optimizer_set(vae_optimizer *opt, vae_optim_param p,
                                                    double value);
 
-/** Read a hyper-parameter. @since 1.0 */
+/**
+ * Valid range of an optimizer setting (inclusive), as vae_param_bounds()
+ * gives the model's.
+ * @param[in]  kind   the algorithm.
+ * @param[in]  p      one of its settings.
+ * @param[out] lo, hi the bounds; either may be NULL.
+ * @return VAE_ERR_INVALID_ARGUMENT for an unknown kind or setting, or one
+ *         the kind does not use.
+ * @since 1.0
+ */
+VAE_API VAE_NODISCARD vae_status vae_optimizer_param_bounds(vae_optim_kind kind,
+                                                            vae_optim_param p, double *lo,
+                                                            double *hi);
+
+/** Read a hyper-parameter (one opt's kind uses; VAE_ERR_INVALID_ARGUMENT
+ *  otherwise). @since 1.0 */
 VAE_API VAE_NODISCARD vae_status vae_optimizer_get(const vae_optimizer *opt,
                                                    vae_optim_param p, double *value);
 
@@ -615,7 +659,12 @@ VAE_API vae_optim_kind vae_optimizer_kind(const vae_optimizer *opt);
 /**
  * Apply the model's current gradient (vae_model_grads()) and advance the
  * model's step count. With a collective set, the gradient is first averaged
- * across workers (vae_optimizer_set_collective()). @since 1.0
+ * across workers (vae_optimizer_set_collective()).
+ * @return VAE_ERR_NUMERIC when the update would make a parameter or a
+ *         moment non-finite (a non-finite gradient, an overflow, 0/0 with
+ *         eps 0): nothing is changed. VAE_ERR_LIMIT when the step count is
+ *         at UINT64_MAX.
+ * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_optimizer_step(vae_optimizer *opt);
 
@@ -749,9 +798,10 @@ enum {
  * @param[in] max_bytes   refuse data sets whose pixels would take more than
  *                        this many bytes (0: the library's cap, 4 GiB).
  * @param[out] out free with vae_dataset_free().
- * @return VAE_ERR_IO, VAE_ERR_FORMAT (bad magic, truncated, corrupt gzip,
- *         trailing bytes, bytes after the gzip stream), VAE_ERR_MISMATCH
- *         (label count), VAE_ERR_LIMIT.
+ * @return VAE_ERR_IO (also for anything but a regular file, such as a
+ *         FIFO: refused without blocking), VAE_ERR_FORMAT (bad magic,
+ *         truncated, corrupt gzip, trailing bytes, bytes after the gzip
+ *         stream), VAE_ERR_MISMATCH (label count), VAE_ERR_LIMIT.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_dataset_load_idx(vae_dataset **out,
@@ -847,19 +897,28 @@ VAE_API VAE_NODISCARD vae_status vae_dataset_split(const vae_dataset *ds, size_t
  * Atomic: written to a temporary file beside path, fsync'd, then renamed
  * over path, so path always holds either the old or the new checkpoint.
  * Format: docs/checkpoint-format.md.
+ * @return VAE_ERR_NUMERIC, writing nothing, when a parameter or an
+ *         optimizer moment is not finite or a second moment is negative:
+ *         such a file would replace a good checkpoint with one that no
+ *         load accepts. VAE_ERR_IO, VAE_ERR_OUT_OF_MEMORY.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_checkpoint_save(const char *path, const vae_model *m,
                                                      const vae_optimizer *opt);
 
 /**
- * Load a checkpoint into a new model (and optimizer).
+ * Load a checkpoint into a new model (and optimizer). Every value is
+ * checked against its domain (finite floats, Adam's second moments >= 0,
+ * counters below UINT64_MAX, settings within their bounds), and memory is
+ * allocated only once the header and architecture are valid, never more
+ * than that architecture's checkpoint takes.
  * @param[out] model receives the model; free with vae_model_free().
  * @param[out] opt   receives the optimizer, or NULL to skip it; *opt is set
  *                   to NULL when the file holds no optimizer state.
- * @return VAE_ERR_FORMAT for truncated, corrupt or foreign files,
- *         VAE_ERR_UNSUPPORTED for a newer format version. The file is never
- *         modified.
+ * @return VAE_ERR_IO (also for anything but a regular file, such as a FIFO:
+ *         refused without blocking), VAE_ERR_FORMAT for truncated, corrupt,
+ *         foreign or out-of-domain files, VAE_ERR_UNSUPPORTED for a newer
+ *         format version, VAE_ERR_LIMIT. The file is never modified.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_checkpoint_load(const char *path, vae_model **model,

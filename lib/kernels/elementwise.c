@@ -135,6 +135,39 @@ void vaei_adam(const vaei_adam_args *a, size_t n)
 
 typedef struct {
     const vaei_vecops *vec;
+    const vaei_adam_args *a;
+    size_t n;
+    int ok[1024];
+} adam_check_job;
+
+static void adam_check_part(void *arg, int part, int nparts)
+{
+    adam_check_job *j = arg;
+    size_t b, e;
+    vaei_split(j->n, 64, part, nparts, &b, &e);
+    j->ok[part] = j->vec->adam_ok(j->a, b, e);
+}
+
+size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n)
+{
+    adam_check_job j;
+    j.vec = vaei_vec();
+    j.a = a;
+    j.n = n;
+    const int threads = threads_for(n);
+    vaei_parallel(threads, adam_check_part, &j);
+    for (int t = 0; t < threads; t++)
+        if (!j.ok[t]) { /* rare: find the index, one at a time, for the message */
+            size_t b, e;
+            vaei_split(n, 64, t, threads, &b, &e);
+            for (size_t i = b; i < e; i++)
+                if (!vaei_vec_ref.adam_ok(a, i, i + 1)) return i;
+        }
+    return n;
+}
+
+typedef struct {
+    const vaei_vecops *vec;
     const float *x;
     size_t n;
     int ok[1024];

@@ -42,6 +42,9 @@ typedef struct vaei_vecops {
     double (*bce_logits)(size_t n, size_t d, const float *x, size_t ldx, const float *l,
                          float *dl, float scale);
     void (*adam)(const vaei_adam_args *a, size_t begin, size_t end);
+    /* 1 when adam() over [begin, end) would leave every p, m and v finite:
+     * its arithmetic, operation for operation, without the stores. */
+    int (*adam_ok)(const vaei_adam_args *a, size_t begin, size_t end);
     /* dst[i] = src[i] / 255 (as src * (1/255.f), one rounding). */
     void (*u8_to_float)(float *dst, const uint8_t *src, size_t n);
     /* 1 when every x[i] is finite. */
@@ -75,6 +78,9 @@ void vaei_col_sums(float *db, const float *g, size_t n, size_t w);
 double vaei_bce_logits(size_t n, size_t d, const float *x, size_t ldx, const float *l, float *dl,
                        float scale);
 void vaei_adam(const vaei_adam_args *a, size_t n);
+/* Index of the first parameter whose vaei_adam() update would not be finite
+ * (p, m or v), or n when the whole update is finite. Changes nothing. */
+size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n);
 void vaei_u8_to_float(float *dst, const uint8_t *src, size_t n);
 /* Rows idx[0..count) of a byte matrix [? x dim] as floats into x (row
  * stride ldx), as vaei_u8_to_float converts them. */

@@ -113,6 +113,20 @@ static void adam(const vaei_adam_args *a, size_t begin, size_t end)
     }
 }
 
+static int adam_ok(const vaei_adam_args *a, size_t begin, size_t end)
+{
+    /* adam() without its stores; x - x is 0 for a finite x, NaN otherwise. */
+    float acc = 0.0f;
+    for (size_t i = begin; i < end; i++) {
+        const float gi = a->g[i] + a->wd * a->p[i];
+        const float m = a->b1 * a->m[i] + a->c1 * gi;
+        const float v = a->b2 * a->v[i] + a->c2 * gi * gi;
+        const float p = a->p[i] - a->step * m / (sqrtf(v) * a->inv_sqrt_bc2 + a->eps);
+        acc += (m - m) + (v - v) + (p - p);
+    }
+    return acc == 0.0f;
+}
+
 static void u8_to_float(float *dst, const uint8_t *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) dst[i] = (float)src[i] * (1.0f / 255.0f);
@@ -142,6 +156,7 @@ const vaei_vecops vaei_vec_ref = {
     .col_sums = col_sums,
     .bce_logits = bce_logits,
     .adam = adam,
+    .adam_ok = adam_ok,
     .u8_to_float = u8_to_float,
     .all_finite = all_finite,
     .exp = exp_ref,

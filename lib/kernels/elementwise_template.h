@@ -233,6 +233,25 @@ static void EW_SUFFIX(adam)(const vaei_adam_args *a, size_t begin, size_t end)
     if (i < end) vaei_vec_ref.adam(a, i, end);
 }
 
+static int EW_SUFFIX(adam_ok)(const vaei_adam_args *a, size_t begin, size_t end)
+{
+    const vf b1 = vset1(a->b1), b2 = vset1(a->b2), c1 = vset1(a->c1);
+    const vf c2 = vset1(a->c2), wd = vset1(a->wd), eps = vset1(a->eps);
+    const vf step = vset1(a->step), ibc = vset1(a->inv_sqrt_bc2);
+    vf acc = vzero();
+    size_t i = begin;
+    /* adam() above without its stores: x - x is 0 for finite lanes. */
+    for (; i + VW <= end; i += VW) {
+        const vf p = vload(a->p + i);
+        const vf g = vadd(vload(a->g + i), vmul(wd, p));
+        const vf m = vadd(vmul(b1, vload(a->m + i)), vmul(c1, g));
+        const vf v = vadd(vmul(b2, vload(a->v + i)), vmul(vmul(c2, g), g));
+        const vf q = vsub(p, vdiv(vmul(step, m), vadd(vmul(vsqrt(v), ibc), eps)));
+        acc = vadd(acc, vadd(vadd(vsub(m, m), vsub(v, v)), vsub(q, q)));
+    }
+    return vhsum(acc) == 0.0f && vaei_vec_ref.adam_ok(a, i, end);
+}
+
 static void EW_SUFFIX(u8_to_float)(float *dst, const uint8_t *src, size_t n)
 {
     const vf k = vset1(1.0f / 255.0f);
@@ -270,6 +289,7 @@ const vaei_vecops EW_SUFFIX(vaei_vec) = {
     .col_sums = EW_SUFFIX(col_sums),
     .bce_logits = EW_SUFFIX(bce_logits),
     .adam = EW_SUFFIX(adam),
+    .adam_ok = EW_SUFFIX(adam_ok),
     .u8_to_float = EW_SUFFIX(u8_to_float),
     .all_finite = EW_SUFFIX(all_finite),
     .exp = EW_SUFFIX(exp),

@@ -61,9 +61,24 @@ static void check(const uint8_t *data, size_t size)
     /* The clamp holds whatever the weights (NaN aside: a clamp cannot fix it). */
     for (size_t i = 0; i < n * L; i++) FUZZ_ASSERT(isnan(lv[i]) || (lv[i] >= lo && lv[i] <= hi));
     FUZZ_ASSERT(vae_model_decode(m, mu, cond, n, y) == VAE_OK);
+    /* Counters are below the value that would wrap at the next increment. */
+    FUZZ_ASSERT(vae_model_steps(m) < UINT64_MAX && vae_model_epochs(m) < UINT64_MAX);
     if (opt) {
+        /* A step commits only finite parameters; a refused one changes
+         * nothing (whatever moments and settings the file held). */
+        const size_t np = vae_model_param_count(m);
+        float *before = malloc(np * sizeof *before);
+        FUZZ_ASSERT(before != NULL);
+        memcpy(before, params, np * sizeof *before);
+        const uint64_t steps = vae_model_steps(m);
         r = vae_model_train_step(m, opt, x, cond, n, NULL);
         FUZZ_ASSERT(r == VAE_OK || r == VAE_ERR_NUMERIC);
+        for (size_t i = 0; i < np; i++) FUZZ_ASSERT(isfinite(params[i]));
+        if (r != VAE_OK) {
+            FUZZ_ASSERT(memcmp(before, params, np * sizeof *before) == 0);
+            FUZZ_ASSERT(vae_model_steps(m) == steps);
+        }
+        free(before);
     }
     free(x);
     free(y);

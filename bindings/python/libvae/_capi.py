@@ -162,6 +162,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "vae_optimizer_free": (None, [optimizer_p]),
     "vae_optimizer_set": (c_enum, [optimizer_p, c_enum, c_double]),
     "vae_optimizer_get": (c_enum, [optimizer_p, c_enum, double_p]),
+    "vae_optimizer_param_bounds": (c_enum, [c_enum, c_enum, double_p, double_p]),
     "vae_optimizer_kind": (c_enum, [optimizer_p]),
     "vae_optimizer_step": (c_enum, [optimizer_p]),
     # data-parallel training
@@ -293,25 +294,38 @@ def lib() -> ctypes.CDLL:
 # ---- array helpers ----------------------------------------------------------
 
 
-def as_float_p(array: Any) -> Any:
-    """``float *`` to the data of a C-contiguous float32 array, or NULL for None."""
+def _data_as(array: Any, dtype: str, ptype: Any) -> Any:
+    """A pointer of ``ptype`` to ``array``'s data, or NULL for None. The
+    array must already be what C reads: its dtype, C-contiguous and aligned
+    (callers convert with ``_args.require``); anything else is a bug here,
+    refused rather than passed on."""
     if array is None:
         return None
-    return array.ctypes.data_as(float_p)
+    flags = array.flags
+    if array.dtype != dtype or not flags.c_contiguous or not flags.aligned:
+        raise ValueError(f"libvae: a {array.dtype} array (contiguous {flags.c_contiguous}, "
+                         f"aligned {flags.aligned}) where C needs aligned contiguous {dtype}")
+    return array.ctypes.data_as(ptype)
+
+
+def as_float_p(array: Any) -> Any:
+    """``float *`` to the data of an aligned C-contiguous float32 array, or NULL for None."""
+    return _data_as(array, "float32", float_p)
 
 
 def as_double_p(array: Any) -> Any:
-    """``double *`` to the data of a C-contiguous float64 array, or NULL for None."""
-    if array is None:
-        return None
-    return array.ctypes.data_as(double_p)
+    """``double *`` to the data of an aligned C-contiguous float64 array, or NULL for None."""
+    return _data_as(array, "float64", double_p)
 
 
 def as_int32_p(array: Any) -> Any:
-    """``int32_t *`` to the data of a C-contiguous int32 array, or NULL for None."""
-    if array is None:
-        return None
-    return array.ctypes.data_as(int32_p)
+    """``int32_t *`` to the data of an aligned C-contiguous int32 array, or NULL for None."""
+    return _data_as(array, "int32", int32_p)
+
+
+def as_uint8_p(array: Any) -> Any:
+    """``uint8_t *`` to the data of a C-contiguous uint8 array, or NULL for None."""
+    return _data_as(array, "uint8", uint8_p)
 
 
 def size_array(values: Sequence[int]) -> Any:

@@ -8,8 +8,8 @@ from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _capi
-from ._capi import as_float_p, as_int32_p, lib
+from . import _args, _capi
+from ._capi import as_float_p, as_int32_p, as_uint8_p, lib
 from ._handle import Handle, Owner, PinnedBuffer
 from .enums import DATASET_BORROW, Status
 from .errors import VaeError, check
@@ -31,7 +31,7 @@ def _labels(labels: Any, n: int) -> Optional[np.ndarray]:
     if a.size and (a.min() < 0 or a.max() > np.iinfo(np.int32).max):
         raise VaeError(Status.INVALID_ARGUMENT,
                        f"labels must lie in [0, 65535]; found {a.min()} to {a.max()}")
-    return np.ascontiguousarray(a, dtype=np.int32)  # the library copies them
+    return _args.require(a, np.int32)  # the library copies them
 
 
 class Dataset(Owner):
@@ -72,7 +72,7 @@ class Dataset(Owner):
         out = _capi.dataset_p()
         check(lib().vae_dataset_load_idx(byref(out), os.fsencode(images),
                                          os.fsencode(labels) if labels is not None else None,
-                                         int(max_bytes)))
+                                         _args.u64("max_bytes", max_bytes)))
         return cls._wrap(out)
 
     @classmethod
@@ -98,16 +98,16 @@ class Dataset(Owner):
                 raise VaeError(Status.INVALID_ARGUMENT,
                                f"cannot borrow {a.dtype} data: it needs a copy as float32")
             a = a.astype(np.float32)
-        if borrow and not a.flags.c_contiguous:
+        if borrow and not (a.flags.c_contiguous and a.flags.aligned):
             raise VaeError(Status.INVALID_ARGUMENT,
-                           "cannot borrow a non-contiguous array: it needs a copy")
-        a = np.ascontiguousarray(a).reshape(a.shape[0], -1)
+                           "cannot borrow a non-contiguous or misaligned array: it needs a copy")
+        a = _args.require(a, a.dtype).reshape(a.shape[0], -1)
         n, dim = a.shape
         lab = _labels(labels, n)
         out = _capi.dataset_p()
         flags = DATASET_BORROW if borrow else 0
         if a.dtype == np.uint8:
-            check(lib().vae_dataset_from_u8(byref(out), a.ctypes.data_as(_capi.uint8_p), n, dim,
+            check(lib().vae_dataset_from_u8(byref(out), as_uint8_p(a), n, dim,
                                             as_int32_p(lab), flags))
         else:
             check(lib().vae_dataset_from_f32(byref(out), as_float_p(a), n, dim,
@@ -159,14 +159,13 @@ class Dataset(Owner):
             ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """Samples ``[first, first + count)`` as float32 ``[count x dim]``
         with their labels (None without labels)."""
+        first = _args.size("first", first)
         if count is None:
-            count = len(self) - int(first)
-        count = int(count)
-        if count < 1:
-            raise VaeError(Status.INVALID_ARGUMENT, f"count = {count} must be >= 1")
+            count = len(self) - first
+        count = _args.size("count", count, 1)
         x = np.empty((count, self.dim), dtype=np.float32)
         lab = np.empty(count, dtype=np.int32) if self.num_classes else None
-        check(lib().vae_dataset_get(self._h.get(), int(first), count, as_float_p(x),
+        check(lib().vae_dataset_get(self._h.get(), first, count, as_float_p(x),
                                     as_int32_p(lab)))
         return x, lab
 
@@ -190,21 +189,23 @@ class Dataset(Owner):
                            f"cannot pick {count!r} of {n} samples: count must be a whole "
                            f"number in [1, {n - 1}]")
         rest, picked = _capi.dataset_p(), _capi.dataset_p()
-        check(lib().vae_dataset_split(self._h.get(), int(count), int(seed), byref(rest),
+        check(lib().vae_dataset_split(self._h.get(), int(count), _args.u64("seed", seed), byref(rest),
                                       byref(picked)))
         # Wrap both before anything else can fail, so that neither leaks.
         return Dataset._wrap(rest), Dataset._wrap(picked)
 
     def shuffle(self, seed: int) -> None:
         """Set the order of :meth:`batch` to a permutation drawn from ``seed``."""
-        check(lib().vae_dataset_shuffle(self._h.get(), int(seed)))
+        check(lib().vae_dataset_shuffle(self._h.get(), _args.u64("seed", seed)))
 
     def batch(self, index: int, batch_size: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """Minibatch ``index`` of the current order (identity until
         :meth:`shuffle`); the last one may be short."""
-        x = np.empty((int(batch_size), self.dim), dtype=np.float32)
-        lab = np.empty(int(batch_size), dtype=np.int32) if self.num_classes else None
+        index = _args.size("index", index)
+        batch_size = _args.size("batch_size", batch_size, 1)
+        x = np.empty((batch_size, self.dim), dtype=np.float32)
+        lab = np.empty(batch_size, dtype=np.int32) if self.num_classes else None
         n = c_size_t()
-        check(lib().vae_dataset_batch(self._h.get(), int(index), int(batch_size),
+        check(lib().vae_dataset_batch(self._h.get(), index, batch_size,
                                       as_float_p(x), as_int32_p(lab), byref(n)))
         return x[:n.value], (lab[:n.value] if lab is not None else None)

@@ -15,7 +15,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal,
 
 import numpy as np
 
-from . import _capi, errors
+from . import _args, _capi, errors
 from ._capi import as_double_p, as_float_p, lib, size_array
 from ._handle import Handle, Owner, PinnedBuffer
 from .enums import (Activation, Interpolation, KLSchedule, Likelihood, Param, Precision, Side,
@@ -182,7 +182,7 @@ class TensorInfo:
 def _floats(name: str, x: ArrayLike, cols: int) -> Tuple[np.ndarray, bool]:
     """``x`` as a C-contiguous float32 [n x cols] (a view when it already is
     one), and whether it was a single 1-D row."""
-    a = np.ascontiguousarray(x, dtype=np.float32)
+    a = _args.require(x, np.float32)
     single = a.ndim == 1
     if single:
         a = a.reshape(1, -1)
@@ -196,24 +196,17 @@ def _floats(name: str, x: ArrayLike, cols: int) -> Tuple[np.ndarray, bool]:
 def _count(name: str, value: Any, minimum: int) -> int:
     """A whole number >= minimum for a size_t argument (ctypes would wrap a
     negative one into a huge count)."""
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise VaeError(Status.INVALID_ARGUMENT,
-                       f"{name} = {value!r}: must be a whole number") from None
-    if v < minimum:
-        raise VaeError(Status.INVALID_ARGUMENT, f"{name} = {v}: must be >= {minimum}")
-    return v
+    return _args.size(name, value, minimum)
 
 
 def _out(name: str, out: Optional[np.ndarray], rows: int, cols: int) -> np.ndarray:
     if out is None:
         return np.empty((rows, cols), dtype=np.float32)
     if (not isinstance(out, np.ndarray) or out.dtype != np.float32
-            or not out.flags.c_contiguous or not out.flags.writeable
-            or out.size != rows * cols):
+            or not out.flags.c_contiguous or not out.flags.aligned
+            or not out.flags.writeable or out.size != rows * cols):
         raise VaeError(Status.MISMATCH,
-                       f"{name} must be a writable C-contiguous float32 array of "
+                       f"{name} must be a writable, aligned, C-contiguous float32 array of "
                        f"{rows} x {cols}")
     return out
 
@@ -453,6 +446,7 @@ class Model(Owner):
             current batch and is re-raised here. The steps taken stay in the
             model; the epoch count advances only when the epoch ran to its end.
         """
+        batch = _count("train_epoch: batch_size", batch_size, 1)
         mean = _capi.vae_loss()
         raised: List[BaseException] = []
 
@@ -470,7 +464,7 @@ class Model(Owner):
         cb = _capi.progress_fn(trampoline)
         with _unraisable_into((trampoline, *optimizer._thunks()), raised):
             status = lib().vae_train_epoch(self._h.get(), optimizer._h.get(),
-                                           dataset._h.get(), int(batch_size), cb, None,
+                                           dataset._h.get(), batch, cb, None,
                                            byref(mean))
         if raised:
             errors.discard_pending()
@@ -532,12 +526,12 @@ class Model(Owner):
         """Decode ``n`` draws z ~ N(0, I) from a stream seeded by ``seed``
         (the model's training noise is untouched). Returns the decoded
         [n x input_dim], or ``(x, z)`` with ``return_z``."""
-        if int(n) < 1:
-            raise VaeError(Status.INVALID_ARGUMENT, f"sample: n = {n} must be >= 1")
-        c = self._cond(cond, int(n))
-        o = _out("out", out, int(n), self._input_dim)
-        z = np.empty((int(n), self._latent_dim), dtype=np.float32) if return_z else None
-        check(lib().vae_model_sample(self._h.get(), as_float_p(c), int(n), int(seed),
+        n = _count("sample: n", n, 1)
+        seed = _args.u64("sample: seed", seed)
+        c = self._cond(cond, n)
+        o = _out("out", out, n, self._input_dim)
+        z = np.empty((n, self._latent_dim), dtype=np.float32) if return_z else None
+        check(lib().vae_model_sample(self._h.get(), as_float_p(c), n, seed,
                                      as_float_p(o), as_float_p(z)))
         return (o, z) if return_z else o
 
@@ -579,7 +573,8 @@ class Model(Owner):
         n = len(dataset)
         bound = np.empty(n, dtype=np.float64) if per_image else None
         elbo = np.empty(n, dtype=np.float64) if per_image else None
-        check(lib().vae_model_iwae(self._h.get(), dataset._h.get(), k, int(seed), byref(mean),
+        seed = _args.u64("iwae: seed", seed)
+        check(lib().vae_model_iwae(self._h.get(), dataset._h.get(), k, seed, byref(mean),
                                    as_double_p(bound), as_double_p(elbo)))
         if per_image:
             assert bound is not None and elbo is not None

@@ -70,8 +70,18 @@ class Optimizer(Owner):
         return OptimKind(lib().vae_optimizer_kind(self._h.get()))
 
     def set(self, key: OptimKey, value: float) -> None:
-        """Set a hyper-parameter (range-checked by the library)."""
+        """Set a hyper-parameter (range-checked by the library; one the kind
+        does not use, such as Adam's momentum, is INVALID_ARGUMENT)."""
         check(lib().vae_optimizer_set(self._h.get(), _key(key), float(value)))
+
+    @staticmethod
+    def bounds(kind: Union[OptimKind, int, str], key: OptimKey) -> Tuple[float, float]:
+        """Valid range (inclusive) of a setting of optimizers of ``kind``;
+        INVALID_ARGUMENT for one that kind does not use (Adam's momentum)."""
+        lo, hi = c_double(), c_double()
+        check(lib().vae_optimizer_param_bounds(coerce(OptimKind, kind), _key(key), byref(lo),
+                                               byref(hi)))
+        return lo.value, hi.value
 
     def get(self, key: OptimKey) -> float:
         """Read a hyper-parameter."""

@@ -9,7 +9,7 @@ from typing import Any, Callable, List, Optional
 
 import numpy as np
 
-from . import _capi, errors
+from . import _args, _capi, errors
 from ._capi import lib
 from .enums import LogLevel, Transpose
 from .errors import check
@@ -52,7 +52,7 @@ def select_backend(name: str) -> None:
 
 def set_threads(n: int) -> None:
     """Threads used by the matrix products (process-wide), ``n >= 1``."""
-    check(lib().vae_set_threads(int(n)))
+    check(lib().vae_set_threads(_args.c_int("threads", n)))
 
 
 def get_threads() -> int:
