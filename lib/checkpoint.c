@@ -8,6 +8,8 @@
  *     "ARCH"  u32 count, count x (u32 parameter id, f64 value),
  *             u32 encoder layers, widths (u32 each), u32 decoder layers, widths
  *     "STAT"  u64 steps, u64 epochs, 4 x u64 noise state
+ *     "LAYR"  (version 2 only) u32 channels, height, width of the input
+ *             image (0s: default), then per side u32 length, spec bytes
  *     "PARM"  u64 count, count x f32
  *     "OPTM"  u32 kind, u32 count, count x (u32 id, f64 value), u64 t,
  *             u64 n, n x f32 first moment, (Adam) n x f32 second moment
@@ -34,7 +36,10 @@
 #include "model.h"
 #include "optim.h"
 
-#define VAEI_CKPT_VERSION 1u
+/* The newest format this reader knows. A writer uses 1 unless the model
+ * has layer specs, which need 2 (the LAYR chunk): a 1.0 reader refuses a
+ * version above 1 as VAE_ERR_UNSUPPORTED before it parses any chunk. */
+#define VAEI_CKPT_VERSION 2u
 static const unsigned char MAGIC[8] = {0x89, 'V', 'A', 'E', '\r', '\n', 0x1a, '\n'};
 
 /* Largest checkpoint accepted: far above any model the limits allow to be
@@ -123,8 +128,10 @@ static void serialize(wbuf *b, const vae_model *m, const vae_optimizer *opt)
         VAE_PARAM_FREE_BITS, VAE_PARAM_BINARIZE, VAE_PARAM_GAUSSIAN_LOGVAR,
         VAE_PARAM_LOGVAR_MIN, VAE_PARAM_LOGVAR_MAX, VAE_PARAM_EVAL_USE_MEAN,
     };
+    const struct vae_config *cfg = &m->cfg;
+    const int layers = cfg->spec[0][0] || cfg->spec[1][0] || cfg->shape[0];
     put(b, MAGIC, sizeof MAGIC);
-    put_u32(b, VAEI_CKPT_VERSION);
+    put_u32(b, layers ? 2u : 1u);
 
     size_t c = begin_chunk(b, "ARCH");
     put_u32(b, (uint32_t)(sizeof ids / sizeof ids[0]));
@@ -137,6 +144,17 @@ static void serialize(wbuf *b, const vae_model *m, const vae_optimizer *opt)
         for (size_t l = 0; l < m->cfg.n_hidden[s]; l++) put_u32(b, (uint32_t)m->cfg.hidden[s][l]);
     }
     end_chunk(b, c);
+
+    if (layers) {
+        c = begin_chunk(b, "LAYR");
+        for (int i = 0; i < 3; i++) put_u32(b, (uint32_t)cfg->shape[i]);
+        for (int s = 0; s < 2; s++) {
+            const size_t len = strlen(cfg->spec[s]);
+            put_u32(b, (uint32_t)len);
+            put(b, cfg->spec[s], len);
+        }
+        end_chunk(b, c);
+    }
 
     c = begin_chunk(b, "STAT");
     put_u64(b, m->steps);
@@ -361,6 +379,27 @@ static vae_status read_arch(rbuf *r, struct vae_config *cfg)
     return VAE_OK;
 }
 
+/* LAYR: the input shape and both sides' layer specs, checked as the
+ * setters check them. */
+static vae_status read_layers(rbuf *r, struct vae_config *cfg)
+{
+    uint32_t shape[3];
+    for (int i = 0; i < 3; i++) VAEI_TRY(get_u32(r, &shape[i], "layers"));
+    for (int i = 0; i < 3; i++) cfg->shape[i] = shape[i];
+    for (int s = 0; s < 2; s++) {
+        uint32_t len;
+        VAEI_TRY(get_u32(r, &len, "layers"));
+        VAEI_CHECK(len < VAEI_MAX_SPEC && len <= r->left, VAE_ERR_FORMAT,
+                   "%s: layer spec of %u bytes", r->path, len);
+        VAEI_TRY(take(r, cfg->spec[s], len, "layers"));
+        cfg->spec[s][len] = 0;
+        VAEI_CHECK(strlen(cfg->spec[s]) == len, VAE_ERR_FORMAT, "%s: NUL in a layer spec",
+                   r->path);
+    }
+    if (vaei_config_validate(cfg) != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
+    return VAE_OK;
+}
+
 static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
 {
     uint32_t kind, count;
@@ -460,7 +499,7 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
                "%s: checksum mismatch: the file is damaged or truncated", path);
 
     struct vae_config cfg;
-    int have_arch = 0, have_stat = 0;
+    int have_arch = 0, have_stat = 0, have_layr = 0;
     uint64_t steps = 0, epochs = 0, rng[4] = {0};
     vae_model *m = NULL;
     vae_optimizer *o = NULL;
@@ -481,6 +520,9 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
         if (!memcmp(tag, "ARCH", 4) && !have_arch && !m) {
             s = read_arch(&c, &cfg);
             have_arch = s == VAE_OK;
+        } else if (!memcmp(tag, "LAYR", 4) && version >= 2 && have_arch && !have_layr && !m) {
+            s = read_layers(&c, &cfg);
+            have_layr = s == VAE_OK;
         } else if (!memcmp(tag, "STAT", 4) && !have_stat) {
             s = get_u64(&c, &steps, "state");
             if (s == VAE_OK) s = get_u64(&c, &epochs, "state");

@@ -213,6 +213,11 @@ vae_status vae_model_hidden(const vae_model *m, vae_side side, size_t *sizes, si
     return VAE_OK;
 }
 
+const char *vae_model_layers(const vae_model *m, vae_side side)
+{
+    return m ? vae_config_layers(&m->cfg, side) : NULL;
+}
+
 size_t vae_model_param_count(const vae_model *m)
 {
     return m ? m->n_params : 0;
