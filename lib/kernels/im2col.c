@@ -28,6 +28,28 @@ static void tap_range(const vaei_conv_geom *g, size_t o, size_t len, size_t *k0,
     if (*k0 > *k1) *k0 = *k1;
 }
 
+/* dst = src over len floats: short runs (one channel, a few taps) inline,
+ * where a call to memcpy would cost more than the copy. */
+static inline void copy(float *restrict dst, const float *restrict src, size_t len)
+{
+    if (len > 16) {
+        memcpy(dst, src, len * sizeof *dst);
+        return;
+    }
+    for (size_t j = 0; j < len; j++) dst[j] = src[j];
+}
+
+static inline void zero(float *dst, size_t len)
+{
+    for (size_t j = 0; j < len; j++) dst[j] = 0.0f;
+}
+
+/* dst += src over len floats; restrict lets the compiler vectorise it. */
+static inline void add(float *restrict dst, const float *restrict src, size_t len)
+{
+    for (size_t j = 0; j < len; j++) dst[j] += src[j];
+}
+
 static void im2col_image(const float *x, const vaei_conv_geom *g, float *col)
 {
     const size_t kc = g->k * g->c, row = g->k * kc;
@@ -37,15 +59,15 @@ static void im2col_image(const float *x, const vaei_conv_geom *g, float *col)
         for (size_t ox = 0; ox < g->wo; ox++, col += row) {
             size_t x0, x1;
             tap_range(g, ox, g->w, &x0, &x1);
-            if (y0 > 0) memset(col, 0, y0 * kc * sizeof *col);
+            zero(col, y0 * kc);
             for (size_t ky = y0; ky < y1; ky++) {
                 float *dst = col + ky * kc;
                 const size_t iy = oy * g->s + ky - g->p, ix = ox * g->s + x0 - g->p;
-                if (x0 > 0) memset(dst, 0, x0 * g->c * sizeof *dst);
-                memcpy(dst + x0 * g->c, x + (iy * g->w + ix) * g->c, (x1 - x0) * g->c * sizeof *dst);
-                if (x1 < g->k) memset(dst + x1 * g->c, 0, (g->k - x1) * g->c * sizeof *dst);
+                zero(dst, x0 * g->c);
+                copy(dst + x0 * g->c, x + (iy * g->w + ix) * g->c, (x1 - x0) * g->c);
+                zero(dst + x1 * g->c, (g->k - x1) * g->c);
             }
-            if (y1 < g->k) memset(col + y1 * kc, 0, (g->k - y1) * kc * sizeof *col);
+            zero(col + y1 * kc, (g->k - y1) * kc);
         }
     }
 }
@@ -63,9 +85,7 @@ static void col2im_image(const float *col, const vaei_conv_geom *g, float *x)
             for (size_t ky = y0; ky < y1; ky++) {
                 const float *src = col + ky * kc + x0 * g->c;
                 const size_t iy = oy * g->s + ky - g->p, ix = ox * g->s + x0 - g->p;
-                float *dst = x + (iy * g->w + ix) * g->c;
-                const size_t len = (x1 - x0) * g->c;
-                for (size_t j = 0; j < len; j++) dst[j] += src[j];
+                add(x + (iy * g->w + ix) * g->c, src, (x1 - x0) * g->c);
             }
         }
     }
