@@ -50,3 +50,25 @@ def test_bad_spec_is_refused() -> None:
     with pytest.raises(VaeError) as e:
         libvae.Model(encoder_layers="conv:4:3")
     assert e.value.status == Status.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_learned"])
+def test_conditional_conv_model_explores(likelihood: str) -> None:
+    """Every likelihood, a conditional model, IWAE, active units,
+    interpolation and traversal on a convolutional model."""
+    x = images(40)
+    labels = np.arange(40, dtype=np.int32) % 4
+    onehot = np.eye(4, dtype=np.float32)[labels]
+    with libvae.Model(input_shape=(1, 10, 10), latent_dim=3, cond_dim=4, encoder_layers=ENC,
+                      decoder_layers=DEC, likelihood=likelihood, seed=3) as m, \
+            libvae.Optimizer(m) as opt, libvae.Dataset.from_array(x, labels=labels) as ds:
+        for _ in range(5):
+            m.train_step(opt, x, onehot)
+        assert np.isfinite(m.evaluate(ds).total)
+        assert np.isfinite(m.iwae(ds, 8, 1))
+        count, variances = m.active_units(ds)
+        assert 0 <= count <= 3 and len(variances) == 3
+        out, _ = m.interpolate(np.zeros(3), np.ones(3), 5, cond=onehot[0])
+        assert out.shape == (5, 100) and np.isfinite(out).all()
+        out, _ = m.traverse(np.zeros(3), 1, -2.0, 2.0, 4, cond=onehot[1])
+        assert out.shape == (4, 100) and np.isfinite(out).all()
