@@ -2,8 +2,10 @@
  * A program written and compiled against the libvae 1.0 header (the copy in
  * tests/abi/v1.0, taken from the 1.0 release with git show) and run against
  * the library being built: what 1.0 promised must still hold. It trains a
- * dense model a few steps, saves and reloads it, and checks that the
- * running library is 1.x with x >= the header's.
+ * dense model a few steps, saves and reloads it, checks that the
+ * running library is 1.x with x >= the header's, and loads the checkpoint
+ * given as argv[1], written by libvae 1.0.0 itself (a dense model of 340
+ * parameters with its Adam state, 3 steps taken).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -22,7 +24,7 @@
         }                                                                              \
     } while (0)
 
-int main(void)
+int main(int argc, char **argv)
 {
     if (VAE_VERSION_NUMBER != 10000) {
         fprintf(stderr, "not compiled against the 1.0 header\n");
@@ -71,6 +73,17 @@ int main(void)
         return 1;
     }
     vae_model_free(back);
+    if (argc > 1) {
+        vae_optimizer *old_opt;
+        CHECK(vae_checkpoint_load(argv[1], &back, &old_opt));
+        if (vae_model_param_count(back) != 340 || vae_model_steps(back) != 3 || !old_opt) {
+            fprintf(stderr, "%s: not the 1.0 checkpoint expected\n", argv[1]);
+            return 1;
+        }
+        CHECK(vae_model_train_step(back, old_opt, x, NULL, 4, &loss));
+        vae_optimizer_free(old_opt);
+        vae_model_free(back);
+    }
     vae_optimizer_free(opt);
     vae_model_free(m);
     printf("1.0 program ran against libvae %s\n", vae_version_string());
