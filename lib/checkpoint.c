@@ -540,8 +540,9 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
             if (s == VAE_OK && n > c.left / 4)
                 s = vaei_fail(VAE_ERR_FORMAT, "%s: %llu parameters claimed, %zu bytes hold them",
                               path, (unsigned long long)n, c.left);
+            /* Shapes a layer spec cannot hold are a malformed file here. */
             if (s == VAE_OK && (s = vaei_model_new(&m, &cfg, 0, (size_t)n)) != VAE_OK)
-                s = with_path(s, path);
+                s = with_path(s == VAE_ERR_INVALID_ARGUMENT ? VAE_ERR_FORMAT : s, path);
             if (s == VAE_OK) s = get_f32s(&c, m->params, m->n_params, "parameters");
         } else if (!memcmp(tag, "OPTM", 4) && m && !o) {
             s = read_optimizer(&c, m, &o);

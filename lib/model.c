@@ -208,8 +208,10 @@ vae_status vae_model_hidden(const vae_model *m, vae_side side, size_t *sizes, si
     VAEI_CHECK_ARG(m != NULL && n != NULL && (sizes != NULL || cap == 0));
     VAEI_CHECK_ARG(side == VAE_ENCODER || side == VAE_DECODER);
     const int s = side == VAE_DECODER;
-    for (size_t l = 0; l < m->cfg.n_hidden[s] && l < cap; l++) sizes[l] = m->cfg.hidden[s][l];
-    *n = m->cfg.n_hidden[s];
+    /* A side described by a layer spec has no dense width list (1.1). */
+    const size_t count = m->cfg.spec[s][0] ? 0 : m->cfg.n_hidden[s];
+    for (size_t l = 0; l < count && l < cap; l++) sizes[l] = m->cfg.hidden[s][l];
+    *n = count;
     return VAE_OK;
 }
 

@@ -349,7 +349,8 @@ VAE_API VAE_NODISCARD vae_status vae_model_set(vae_model *m, vae_param p, double
 VAE_API VAE_NODISCARD vae_status vae_model_get(const vae_model *m, vae_param p, double *value);
 
 /**
- * Hidden layer widths of one side.
+ * Hidden layer widths of one side; none (*n = 0) for a side described by a
+ * layer spec (see vae_model_layers()).
  * @param[out] sizes receives up to cap widths (may be NULL when cap is 0).
  * @param[out] n     receives the number of layers.
  * @since 1.0
