@@ -18,7 +18,7 @@
 #include "kernels/kernels.h"
 #include "layers.h"
 
-enum { MAX_KERNEL = 64, MAX_PAD = 64, MAX_CHANNELS = 65536 };
+enum { MAX_KERNEL = 64, MAX_PAD = 64, MAX_CHANNELS = 65536, MAX_COLUMN = 1 << 28 };
 
 static const char *const ACT_NAMES[] = {"relu", "tanh", "leaky_relu", "elu", "softplus"};
 
@@ -152,6 +152,8 @@ static vae_status plan_conv(planner *p, const token *t, int kind)
     VAEI_CHECK(p->nl > 0 || kind == VAEI_CONV || p->first_ld == p->width,
                VAE_ERR_INVALID_ARGUMENT, "encoder: a conditional model cannot start with deconv");
     const size_t co = t->v[0], k = t->v[1], s = t->v[2], pad = t->v[3];
+    VAEI_CHECK(co <= MAX_CHANNELS && p->c <= MAX_CHANNELS, VAE_ERR_INVALID_ARGUMENT,
+               "%s: more than %d channels", t->name, MAX_CHANNELS);
     size_t ho, wo;
     if (kind == VAEI_CONV) {
         VAEI_CHECK(p->h + 2 * pad >= k && p->w + 2 * pad >= k, VAE_ERR_INVALID_ARGUMENT,
@@ -167,6 +169,13 @@ static vae_status plan_conv(planner *p, const token *t, int kind)
     VAEI_CHECK(ho <= VAEI_MAX_INPUT / wo / co, VAE_ERR_INVALID_ARGUMENT,
                "%s: output of %zux%zux%zu is too large", t->name, co, ho, wo);
     const size_t ci = p->c, hi = p->h, wi = p->w;
+    /* The column matrix: one row per pixel of the smaller image (output of
+     * a conv, input of a deconv), k^2 x channels of the larger one each. */
+    const size_t col_rows = kind == VAEI_CONV ? ho * wo : hi * wi;
+    const size_t col_cols = k * k * (kind == VAEI_CONV ? ci : co);
+    VAEI_CHECK(col_rows <= MAX_COLUMN / col_cols, VAE_ERR_INVALID_ARGUMENT,
+               "%s: its column matrix would take %zu x %zu floats per image, more than 2^28",
+               t->name, col_rows, col_cols);
     VAEI_TRY(add(p, kind, co * ho * wo));
     vaei_layer *l = &p->ly[p->nl - 1];
     /* deconv's geometry is the conv that maps its output back to its input */
