@@ -90,7 +90,12 @@ vae_status vaei_config_validate(const struct vae_config *c)
                "logvar_min (%g) and logvar_max (%g) hold no float32 between them",
                c->v[S_LOGVAR_MIN], c->v[S_LOGVAR_MAX]);
     for (int s = 0; s < 2; s++) VAEI_TRY(vaei_spec_check(c->spec[s]));
-    VAEI_CHECK(!c->shape[0] || c->shape[0] * c->shape[1] * c->shape[2] == (size_t)c->v[S_INPUT_DIM],
+    /* (a file's shape: each factor below 2^32, so the products are bounded
+     * step by step before they could wrap) */
+    const size_t D = (size_t)c->v[S_INPUT_DIM];
+    VAEI_CHECK(!c->shape[0] || (c->shape[0] <= D && c->shape[1] <= D &&
+                                c->shape[0] * c->shape[1] <= D &&
+                                c->shape[0] * c->shape[1] * c->shape[2] == D),
                VAE_ERR_INVALID_ARGUMENT, "input shape %zux%zux%zu is not input_dim = %g values",
                c->shape[0], c->shape[1], c->shape[2], c->v[S_INPUT_DIM]);
     for (int s = 0; s < 2; s++) {

@@ -204,7 +204,10 @@ static vae_status plan_token(void *ctx, const token *t)
     }
     if (!strcmp(t->name, "dense")) return plan_dense(p, t->v[0]);
     if (!strcmp(t->name, "reshape")) {
-        VAEI_CHECK(t->v[0] * t->v[1] * t->v[2] == p->width && (p->nl > 0 || p->C == 0 || !p->side),
+        /* each factor <= 2^24: the first product cannot wrap, nor the
+         * second once the first is at most the width (<= 2^24) */
+        VAEI_CHECK(t->v[0] * t->v[1] <= p->width && t->v[0] * t->v[1] * t->v[2] == p->width &&
+                       (p->nl > 0 || p->C == 0 || !p->side),
                    VAE_ERR_INVALID_ARGUMENT, "%s: reshape:%zu:%zu:%zu of %zu values",
                    p->side ? "decoder" : "encoder", t->v[0], t->v[1], t->v[2], p->width);
         p->c = t->v[0];

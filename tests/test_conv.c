@@ -285,6 +285,7 @@ static void test_conv_refused_specs(void **state)
         {"dense:10,conv:2:3:1:0", ""},         /* conv without an image */
         {"", "reshape:1:2:2"},                 /* 2 latent values as 4 */
         {"", "dense:4,relu,relu"},             /* two activations */
+        {"dense:8,reshape:16777216:16777216:65536", ""}, /* a product that wraps to 0 mod 2^64 */
         {"conv:65537:3:1:1", ""},              /* too many channels */
         {"dense:65536,reshape:65536:1:1,conv:1:64:1:32", ""}, /* 4 x 2^28 column matrix */
     };
