@@ -31,6 +31,14 @@ static const char *const usage_text[] = {
     "                    them (512,256 gives 784-512-256-2-256-512-784) [400]\n"
     "  --encoder N[,N..] encoder widths from the input inwards (overrides --hidden)\n"
     "  --decoder N[,N..] decoder widths from the latent outwards (overrides --hidden)\n"
+    "  --encoder-layers SPEC  layer spec of the encoder, e.g. conv:32:4:2:1,relu,\n"
+    "                    conv:64:4:2:1,relu (dense:N, conv:C:K:S:P, deconv:C:K:S:P,\n"
+    "                    reshape:C:H:W, activations; vae_config_set_layers in vae.h)\n"
+    "  --decoder-layers SPEC  layer spec of the decoder, from the latent outwards\n"
+    "  --input-shape C,H,W  channels, height and width of an image [1 channel, square]\n"
+    "  --arch NAME       dense (the widths above) or conv: the reference convolutional\n"
+    "                    network of docs/variants.md (two convs of 32 and 64 channels,\n"
+    "                    a dense layer, two transposed convs) [dense]\n"
     "  --activation NAME relu, tanh, leaky-relu, elu or softplus [relu]\n"
     "  --likelihood NAME bernoulli, gaussian (fixed variance, see --gaussian-logvar) or\n"
     "                    gaussian-learned (a learned variance per pixel) [bernoulli]\n"
@@ -198,6 +206,27 @@ options options_parse(int argc, char **argv, const trainer_workers *w)
             o.n_dec = cli_size_list("--decoder", v, o.dec, MAX_HIDDEN);
             side_given |= 2;
             shape_flag = "--decoder";
+        } else if ((v = cli_value(argc, argv, &i, "--encoder-layers"))) {
+            o.enc_layers = v;
+            shape_flag = "--encoder-layers";
+        } else if ((v = cli_value(argc, argv, &i, "--decoder-layers"))) {
+            o.dec_layers = v;
+            shape_flag = "--decoder-layers";
+        } else if ((v = cli_value(argc, argv, &i, "--input-shape"))) {
+            if (cli_size_list("--input-shape", v, o.shape, 3) != 3)
+                die("--input-shape: '%s' is not C,H,W", v);
+            shape_flag = "--input-shape";
+        } else if ((v = cli_value(argc, argv, &i, "--arch"))) {
+            static const char *const archs[] = {"dense", "conv"};
+            if (pick("--arch", v, archs, 2) == 1) {
+                /* 28 -> 14 -> 7 by convolutions, 7 -> 14 -> 28 back; each layer
+                 * initialised as PyTorch's default. */
+                if (!o.enc_layers) o.enc_layers = "conv:32:4:2:1,relu,conv:64:4:2:1,relu";
+                if (!o.dec_layers)
+                    o.dec_layers = "dense:3136,relu,reshape:64:7:7,deconv:32:4:2:1,relu,"
+                                   "deconv:1:4:2:1";
+            }
+            shape_flag = "--arch";
         } else if ((v = cli_value(argc, argv, &i, "--activation"))) {
             o.activation = pick("--activation", v, activations, 5);
             shape_flag = "--activation";
@@ -272,6 +301,13 @@ vae_model *options_create_model(const options *o, size_t dim, size_t classes)
         cli_check(vae_config_set(cfg, VAE_PARAM_COND_DIM, (double)classes), "--conditional");
     cli_check(vae_config_set_hidden(cfg, VAE_ENCODER, o->enc, o->n_enc), "--encoder");
     cli_check(vae_config_set_hidden(cfg, VAE_DECODER, o->dec, o->n_dec), "--decoder");
+    if (o->shape[0])
+        cli_check(vae_config_set_input_shape(cfg, o->shape[0], o->shape[1], o->shape[2]),
+                  "--input-shape");
+    if (o->enc_layers)
+        cli_check(vae_config_set_layers(cfg, VAE_ENCODER, o->enc_layers), "--encoder-layers");
+    if (o->dec_layers)
+        cli_check(vae_config_set_layers(cfg, VAE_DECODER, o->dec_layers), "--decoder-layers");
     cli_check(vae_model_create(&m, cfg), "creating the model");
     vae_config_free(cfg);
     options_apply_objective(o, m, 0);

@@ -22,6 +22,8 @@ typedef struct options {
     size_t batch, latent;
     size_t enc[MAX_HIDDEN], n_enc;  /* encoder widths from the input inwards */
     size_t dec[MAX_HIDDEN], n_dec;  /* decoder widths from the latent outwards */
+    const char *enc_layers, *dec_layers; /* layer specs (libvae 1.1), or NULL */
+    size_t shape[3];                     /* --input-shape, or 0s */
     double lr;
     int lr_given;     /* --lr overrides a resumed optimizer's rate only when given */
     int threads;      /* 0: the library's default */

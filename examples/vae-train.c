@@ -134,11 +134,15 @@ static void print_setup(const vae_dataset *train, const vae_dataset *val,
     if (val) printf("%zu validation + ", vae_dataset_count(val));
     printf("%zu test images of %zu pixels | model: %zu", vae_dataset_count(test),
            vae_dataset_dim(train), model_size(m, VAE_PARAM_INPUT_DIM));
-    for (size_t i = 0; i < n_enc && i < MAX_HIDDEN; i++) printf("-%zu", enc[i]);
+    const char *enc_spec = vae_model_layers(m, VAE_ENCODER);
+    const char *dec_spec = vae_model_layers(m, VAE_DECODER);
+    if (enc_spec[0]) printf("-[%s]", enc_spec);
+    for (size_t i = 0; !enc_spec[0] && i < n_enc && i < MAX_HIDDEN; i++) printf("-%zu", enc[i]);
     printf("-%zu", model_size(m, VAE_PARAM_LATENT_DIM));
     if (model_size(m, VAE_PARAM_COND_DIM))
         printf("(+%zu classes)", model_size(m, VAE_PARAM_COND_DIM));
-    for (size_t i = 0; i < n_dec && i < MAX_HIDDEN; i++) printf("-%zu", dec[i]);
+    if (dec_spec[0]) printf("-[%s]", dec_spec);
+    for (size_t i = 0; !dec_spec[0] && i < n_dec && i < MAX_HIDDEN; i++) printf("-%zu", dec[i]);
     const char *backend = vae_backend_active(); /* the first use: auto measures here */
     printf("-%zu, %zu parameters | backend: %s%s%s%s | threads: %d\n",
            model_size(m, VAE_PARAM_INPUT_DIM), vae_model_param_count(m), backend,

@@ -8,6 +8,8 @@
  *     "ARCH"  u32 count, count x (u32 parameter id, f64 value),
  *             u32 encoder layers, widths (u32 each), u32 decoder layers, widths
  *     "STAT"  u64 steps, u64 epochs, 4 x u64 noise state
+ *     "LAYR"  (version 2 only) u32 channels, height, width of the input
+ *             image (0s: default), then per side u32 length, spec bytes
  *     "PARM"  u64 count, count x f32
  *     "OPTM"  u32 kind, u32 count, count x (u32 id, f64 value), u64 t,
  *             u64 n, n x f32 first moment, (Adam) n x f32 second moment
@@ -39,7 +41,10 @@
 #include "model.h"
 #include "optim.h"
 
-#define VAEI_CKPT_VERSION 1u
+/* The newest format this reader knows. A writer uses 1 unless the model
+ * has layer specs, which need 2 (the LAYR chunk): a 1.0 reader refuses a
+ * version above 1 as VAE_ERR_UNSUPPORTED before it parses any chunk. */
+#define VAEI_CKPT_VERSION 2u
 static const unsigned char MAGIC[8] = {0x89, 'V', 'A', 'E', '\r', '\n', 0x1a, '\n'};
 
 /* Largest checkpoint accepted: far above any model the limits allow to be
@@ -128,8 +133,10 @@ static void serialize(wbuf *b, const vae_model *m, const vae_optimizer *opt)
         VAE_PARAM_FREE_BITS, VAE_PARAM_BINARIZE, VAE_PARAM_GAUSSIAN_LOGVAR,
         VAE_PARAM_LOGVAR_MIN, VAE_PARAM_LOGVAR_MAX, VAE_PARAM_EVAL_USE_MEAN,
     };
+    const struct vae_config *cfg = &m->cfg;
+    const int layers = cfg->spec[0][0] || cfg->spec[1][0] || cfg->shape[0];
     put(b, MAGIC, sizeof MAGIC);
-    put_u32(b, VAEI_CKPT_VERSION);
+    put_u32(b, layers ? 2u : 1u);
 
     size_t c = begin_chunk(b, "ARCH");
     put_u32(b, (uint32_t)(sizeof ids / sizeof ids[0]));
@@ -142,6 +149,17 @@ static void serialize(wbuf *b, const vae_model *m, const vae_optimizer *opt)
         for (size_t l = 0; l < m->cfg.n_hidden[s]; l++) put_u32(b, (uint32_t)m->cfg.hidden[s][l]);
     }
     end_chunk(b, c);
+
+    if (layers) {
+        c = begin_chunk(b, "LAYR");
+        for (int i = 0; i < 3; i++) put_u32(b, (uint32_t)cfg->shape[i]);
+        for (int s = 0; s < 2; s++) {
+            const size_t len = strlen(cfg->spec[s]);
+            put_u32(b, (uint32_t)len);
+            put(b, cfg->spec[s], len);
+        }
+        end_chunk(b, c);
+    }
 
     c = begin_chunk(b, "STAT");
     put_u64(b, m->steps);
@@ -422,6 +440,27 @@ static vae_status read_arch(rbuf *r, struct vae_config *cfg)
  * libvae's (whose ids are then refused as VAE_ERR_UNSUPPORTED). */
 #define MAX_OPTIM_SETTINGS 64u
 
+/* LAYR: the input shape and both sides' layer specs, checked as the
+ * setters check them. */
+static vae_status read_layers(rbuf *r, struct vae_config *cfg)
+{
+    uint32_t shape[3];
+    for (int i = 0; i < 3; i++) VAEI_TRY(get_u32(r, &shape[i], "layers"));
+    for (int i = 0; i < 3; i++) cfg->shape[i] = shape[i];
+    for (int s = 0; s < 2; s++) {
+        uint32_t len;
+        VAEI_TRY(get_u32(r, &len, "layers"));
+        VAEI_CHECK(len < VAEI_MAX_SPEC && len <= r->left, VAE_ERR_FORMAT,
+                   "%s: layer spec of %u bytes", r->path, len);
+        VAEI_TRY(take(r, cfg->spec[s], len, "layers"));
+        cfg->spec[s][len] = 0;
+        VAEI_CHECK(strlen(cfg->spec[s]) == len, VAE_ERR_FORMAT, "%s: NUL in a layer spec",
+                   r->path);
+    }
+    if (vaei_config_validate(cfg) != VAE_OK) return with_path(VAE_ERR_FORMAT, r->path);
+    return VAE_OK;
+}
+
 static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
 {
     uint32_t kind, count;
@@ -474,7 +513,8 @@ static vae_status read_optimizer(rbuf *r, vae_model *m, vae_optimizer **out)
 }
 
 /* The first bytes of a file: magic and version (MAGIC then u32). */
-static vae_status read_magic(const unsigned char *data, size_t len, const char *path)
+static vae_status read_magic(const unsigned char *data, size_t len, const char *path,
+                             uint32_t *format)
 {
     VAEI_CHECK(len >= sizeof MAGIC && memcmp(data, MAGIC, sizeof MAGIC) == 0, VAE_ERR_FORMAT,
                "%s: not a libvae checkpoint (bad magic)", path);
@@ -486,30 +526,53 @@ static vae_status read_magic(const unsigned char *data, size_t len, const char *
                "%s: format version %u is newer than this libvae reads (%u)", path, version,
                VAEI_CKPT_VERSION);
     VAEI_CHECK(version >= 1, VAE_ERR_FORMAT, "%s: format version 0", path);
+    *format = version;
     return VAE_OK;
 }
 
-/* The ARCH chunk, which comes first, from r (just past the version) into
- * cfg; *max receives the most bytes a whole file of that architecture can
- * hold: header, ARCH, STAT, PARM and the larger OPTM (Adam), and the CRC. */
-static vae_status read_head(rbuf *r, struct vae_config *cfg, uint64_t *max)
+/* One chunk of the head, tagged `want`, from r into *c; returns its size
+ * with its 12-byte header. */
+static vae_status head_chunk(rbuf *r, const char *want, rbuf *c, uint64_t *bytes)
 {
     char tag[5] = {0};
     uint64_t clen;
     VAEI_TRY(take(r, tag, 4, "chunk header"));
     VAEI_TRY(get_u64(r, &clen, "chunk header"));
-    VAEI_CHECK(!memcmp(tag, "ARCH", 4), VAE_ERR_FORMAT,
-               "%s: the first chunk is \"%s\", not the architecture", r->path, tag);
-    VAEI_CHECK(clen <= r->left, VAE_ERR_FORMAT, "%s: chunk ARCH claims %llu bytes, %zu left",
-               r->path, (unsigned long long)clen, r->left);
-    rbuf c = {r->p, (size_t)clen, r->path};
+    VAEI_CHECK(!memcmp(tag, want, 4), VAE_ERR_FORMAT, "%s: chunk \"%s\" where %s belongs",
+               r->path, tag, want);
+    VAEI_CHECK(clen <= r->left, VAE_ERR_FORMAT, "%s: chunk %s claims %llu bytes, %zu left",
+               r->path, want, (unsigned long long)clen, r->left);
+    *c = (rbuf){r->p, (size_t)clen, r->path};
     r->p += clen;
     r->left -= clen;
+    *bytes = 12 + clen;
+    return VAE_OK;
+}
+
+/* The architecture, which comes first: the ARCH chunk, and in version 2 a
+ * LAYR chunk right after it when the model has layer specs; from r (just
+ * past the version) into cfg. *max receives the most bytes a whole file of
+ * that architecture can hold: header, ARCH, LAYR, STAT, PARM and the larger
+ * OPTM (Adam), and the CRC. */
+static vae_status read_head(rbuf *r, uint32_t version, struct vae_config *cfg, uint64_t *max)
+{
+    rbuf c;
+    uint64_t head, layr = 0;
+    VAEI_TRY(head_chunk(r, "ARCH", &c, &head));
     VAEI_TRY(read_arch(&c, cfg));
     VAEI_CHECK(c.left == 0, VAE_ERR_FORMAT, "%s: chunk ARCH has %zu stray bytes", r->path, c.left);
+    if (version >= 2 && r->left >= 12 && !memcmp(r->p, "LAYR", 4)) {
+        VAEI_TRY(head_chunk(r, "LAYR", &c, &layr));
+        VAEI_TRY(read_layers(&c, cfg));
+        VAEI_CHECK(c.left == 0, VAE_ERR_FORMAT, "%s: chunk LAYR has %zu stray bytes", r->path,
+                   c.left);
+    }
     size_t n;
-    VAEI_TRY(vaei_model_param_total(cfg, &n)); /* < 2^46: no overflow below */
-    *max = (sizeof MAGIC + 4) + (12 + clen) + (12 + 48) + (12 + 8 + 4 * (uint64_t)n) +
+    vaei_quiet(1);
+    const vae_status s = vaei_model_param_total(cfg, &n); /* < 2^46: no overflow below */
+    vaei_quiet(0);
+    if (s != VAE_OK) return with_path(s == VAE_ERR_INVALID_ARGUMENT ? VAE_ERR_FORMAT : s, r->path);
+    *max = (sizeof MAGIC + 4) + head + layr + (12 + 48) + (12 + 8 + 4 * (uint64_t)n) +
            (12 + 8 + 12 * MAX_OPTIM_SETTINGS + 16 + 8 * (uint64_t)n) + 4;
     return VAE_OK;
 }
@@ -524,7 +587,8 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
     VAEI_CHECK_ARG(bytes != NULL || len == 0);
     VAEI_CHECK_ARG(path != NULL && model != NULL);
     const unsigned char *data = bytes;
-    VAEI_TRY(read_magic(data, len, path));
+    uint32_t version;
+    VAEI_TRY(read_magic(data, len, path, &version));
     VAEI_CHECK(len >= sizeof MAGIC + 4 + 4, VAE_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len);
     rbuf r = {data + sizeof MAGIC + 4, len - sizeof MAGIC - 4 - 4, path};
     const uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
@@ -534,7 +598,7 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
 
     struct vae_config cfg;
     uint64_t max;
-    VAEI_TRY(read_head(&r, &cfg, &max));
+    VAEI_TRY(read_head(&r, version, &cfg, &max));
     VAEI_CHECK(len <= max, VAE_ERR_FORMAT,
                "%s: %zu bytes, but a checkpoint of this architecture holds at most %llu", path,
                len, (unsigned long long)max);
@@ -575,11 +639,13 @@ vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path
             if (s == VAE_OK && n > c.left / 4)
                 s = vaei_fail(VAE_ERR_FORMAT, "%s: %llu parameters claimed, %zu bytes hold them",
                               path, (unsigned long long)n, c.left);
+            /* Shapes a layer spec cannot hold are a malformed file here. */
             if (s == VAE_OK) {
                 vaei_quiet(1);
                 s = vaei_model_new(&m, &cfg, 0, (size_t)n);
                 vaei_quiet(0);
-                if (s != VAE_OK) s = with_path(s, path);
+                if (s != VAE_OK)
+                    s = with_path(s == VAE_ERR_INVALID_ARGUMENT ? VAE_ERR_FORMAT : s, path);
             }
             if (s == VAE_OK) s = get_f32s(&c, m->params, m->n_params, -INFINITY, "parameters");
         } else if (!memcmp(tag, "OPTM", 4) && m && !o) {
@@ -633,12 +699,13 @@ static vae_status slurp(const char *path, unsigned char **data, size_t *len)
                       (unsigned long long)size);
     const size_t n = s == VAE_OK ? (size_t)size : 0, h = n < HEAD_BYTES ? n : HEAD_BYTES;
     if (s == VAE_OK) s = read_bytes(f, head, h, path);
-    if (s == VAE_OK) s = read_magic(head, h, path);
+    uint32_t version = 0;
+    if (s == VAE_OK) s = read_magic(head, h, path, &version);
     if (s == VAE_OK && h > sizeof MAGIC + 4) {
         rbuf r = {head + sizeof MAGIC + 4, h - sizeof MAGIC - 4, path};
         struct vae_config cfg;
         uint64_t max;
-        s = read_head(&r, &cfg, &max);
+        s = read_head(&r, version, &cfg, &max);
         if (s == VAE_OK && size > max)
             s = vaei_fail(VAE_ERR_FORMAT,
                           "%s: %llu bytes, but a checkpoint of this architecture holds at most "

@@ -137,7 +137,10 @@ static int same_shape(const vae_optimizer *opt, const sync_header *h)
     for (size_t i = 0; i < sizeof shape_slots / sizeof *shape_slots; i++)
         if (h->cfg.v[shape_slots[i]] != mine->v[shape_slots[i]]) return 0;
     return !memcmp(h->cfg.n_hidden, mine->n_hidden, sizeof mine->n_hidden) &&
-           !memcmp(h->cfg.hidden, mine->hidden, sizeof mine->hidden);
+           !memcmp(h->cfg.hidden, mine->hidden, sizeof mine->hidden) &&
+           !strncmp(h->cfg.spec[0], mine->spec[0], VAEI_MAX_SPEC) &&
+           !strncmp(h->cfg.spec[1], mine->spec[1], VAEI_MAX_SPEC) &&
+           !memcmp(h->cfg.shape, mine->shape, sizeof mine->shape);
 }
 
 /* Parameters, then the optimizer's moment arrays, as one buffer. */

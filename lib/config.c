@@ -2,12 +2,14 @@
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "error.h"
 #include "kernels/kernels.h"
+#include "layers.h"
 
 enum { INTEGRAL = 1, ARCH = 2 };
 
@@ -92,6 +94,15 @@ vae_status vaei_config_validate(const struct vae_config *c)
     VAEI_CHECK(lo <= hi, VAE_ERR_INVALID_ARGUMENT,
                "logvar_min (%g) and logvar_max (%g) hold no float32 between them",
                c->v[S_LOGVAR_MIN], c->v[S_LOGVAR_MAX]);
+    for (int s = 0; s < 2; s++) VAEI_TRY(vaei_spec_check(c->spec[s]));
+    /* (a file's shape: each factor below 2^32, so the products are bounded
+     * step by step before they could wrap) */
+    const size_t D = (size_t)c->v[S_INPUT_DIM];
+    VAEI_CHECK(!c->shape[0] || (c->shape[0] <= D && c->shape[1] <= D &&
+                                c->shape[0] * c->shape[1] <= D &&
+                                c->shape[0] * c->shape[1] * c->shape[2] == D),
+               VAE_ERR_INVALID_ARGUMENT, "input shape %zux%zux%zu is not input_dim = %g values",
+               c->shape[0], c->shape[1], c->shape[2], c->v[S_INPUT_DIM]);
     for (int s = 0; s < 2; s++) {
         VAEI_CHECK(c->n_hidden[s] >= 1 && c->n_hidden[s] <= VAEI_MAX_LAYERS,
                    VAE_ERR_INVALID_ARGUMENT, "%s has %zu hidden layers, not 1 to %d",
@@ -168,5 +179,39 @@ vae_status vae_param_bounds(vae_param p, double *lo, double *hi)
     VAEI_TRY(lookup(p, &slot));
     if (lo) *lo = params[slot].lo;
     if (hi) *hi = params[slot].hi;
+    return VAE_OK;
+}
+
+vae_status vae_config_set_layers(vae_config *cfg, vae_side side, const char *spec)
+{
+    VAEI_CHECK_ARG(cfg != NULL);
+    VAEI_CHECK_ARG(side == VAE_ENCODER || side == VAE_DECODER || side == VAE_BOTH);
+    if (!spec) spec = "";
+    VAEI_TRY(vaei_spec_check(spec));
+    for (int s = 0; s < 2; s++)
+        if (side & (1 << s)) snprintf(cfg->spec[s], sizeof cfg->spec[s], "%s", spec);
+    return VAE_OK;
+}
+
+const char *vae_config_layers(const vae_config *cfg, vae_side side)
+{
+    if (!cfg || (side != VAE_ENCODER && side != VAE_DECODER)) return NULL;
+    return cfg->spec[side == VAE_DECODER];
+}
+
+vae_status vae_config_set_input_shape(vae_config *cfg, size_t channels, size_t height,
+                                      size_t width)
+{
+    VAEI_CHECK_ARG(cfg != NULL);
+    const int none = !channels && !height && !width;
+    VAEI_CHECK(none || (channels && height && width && channels <= VAEI_MAX_INPUT &&
+                        height <= VAEI_MAX_INPUT / channels &&
+                        width <= VAEI_MAX_INPUT / channels / height),
+               VAE_ERR_INVALID_ARGUMENT, "input shape %zux%zux%zu: each must be >= 1 (or all 0), "
+               "the product at most %d", channels, height, width, VAEI_MAX_INPUT);
+    cfg->shape[0] = channels;
+    cfg->shape[1] = height;
+    cfg->shape[2] = width;
+    if (!none) cfg->v[S_INPUT_DIM] = (double)(channels * height * width);
     return VAE_OK;
 }

@@ -17,7 +17,8 @@ enum {
     VAEI_MAX_WIDTH = 65536,
     VAEI_MAX_INPUT = 1 << 24,
     VAEI_MAX_LATENT = 4096,
-    VAEI_MAX_COND = 65536
+    VAEI_MAX_COND = 65536,
+    VAEI_MAX_SPEC = 512 /* bytes of a layer-spec string, its NUL included */
 };
 
 /* Dense slots of the parameters, in the order of the table in config.c. */
@@ -34,6 +35,11 @@ struct vae_config {
     double v[VAEI_NSLOTS];
     size_t n_hidden[2];                  /* [0] encoder, [1] decoder */
     size_t hidden[2][VAEI_MAX_LAYERS];
+    /* Since 1.1: layer specs ("" = the dense hidden list above) and the
+     * input image's shape (0s = a square single-channel image if D is a
+     * square), lib/layers.c. */
+    char spec[2][VAEI_MAX_SPEC];
+    size_t shape[3];
 };
 
 /* Slot of a public parameter, or -1. */

@@ -9,6 +9,7 @@
 #include "elbo.h"
 #include "error.h"
 #include "kernels/kernels.h"
+#include "layers.h"
 #include "model.h"
 
 /* ------------------------------------------------------------------------ */
@@ -25,57 +26,100 @@ static void add_tensor(vae_model *m, const char *name, size_t rows, size_t cols)
     m->n_params += rows * cols;
 }
 
-static void add_layer(vae_model *m, vaei_layer *ly, const char *side, const char *tag,
-                      size_t in, size_t out)
+/* Tensors of a planned layer; a dense layer's W is [(in + cond) x out]. */
+static void add_layer(vae_model *m, vaei_layer *ly, const char *side, const char *tag)
 {
     char name[32];
-    ly->in = in;
-    ly->out = out;
+    const vaei_conv_geom *g = &ly->g;
+    const size_t kk = g->k * g->k;
+    size_t rows = ly->in + ly->cond, cols = ly->out, bias = ly->out;
+    if (ly->kind == VAEI_CONV) rows = kk * g->c, cols = bias = ly->ch;
+    if (ly->kind == VAEI_DECONV) rows = ly->ch, cols = kk * g->c, bias = g->c;
     ly->w = m->n_params;
     snprintf(name, sizeof name, "%s.%s.weight", side, tag);
-    add_tensor(m, name, in, out);
+    add_tensor(m, name, rows, cols);
     ly->b = m->n_params;
     snprintf(name, sizeof name, "%s.%s.bias", side, tag);
-    add_tensor(m, name, 1, out);
-    if (out > m->widest) m->widest = out;
-    if (in > m->widest) m->widest = in;
+    add_tensor(m, name, 1, bias);
+    ly->np = rows * cols + bias;
+    if (ly->out > m->widest) m->widest = ly->out;
+    if (ly->in > m->widest) m->widest = ly->in;
+    const size_t col = vaei_layer_rows(ly) * (ly->kind == VAEI_DENSE ? 0 : kk * g->c);
+    if (col > m->col_width) m->col_width = col;
 }
 
-static void build_layers(vae_model *m)
+static void add_dense(vae_model *m, vaei_layer *ly, const char *side, const char *tag,
+                      size_t in, size_t out, int act)
+{
+    memset(ly, 0, sizeof *ly);
+    ly->in = ly->fan_in = in;
+    ly->out = out;
+    ly->act = act;
+    add_layer(m, ly, side, tag);
+}
+
+/* One side from its layer spec (lib/layers.c); the last layer is the
+ * encoder's head or the decoder's output. */
+static vae_status build_spec_side(vae_model *m, int side)
+{
+    vaei_layer *ly = side ? m->dec : m->enc;
+    size_t nl;
+    VAEI_TRY(vaei_layers_plan(&m->cfg, side, ly, &nl));
+    char tag[24];
+    for (size_t l = 0; l < nl; l++) {
+        snprintf(tag, sizeof tag, "%zu", l);
+        add_layer(m, &ly[l], side ? "decoder" : "encoder",
+                  l + 1 < nl ? tag : side ? "out" : "head");
+    }
+    *(side ? &m->n_dec : &m->n_enc) = nl;
+    return VAE_OK;
+}
+
+static vae_status build_layers(vae_model *m)
 {
     const struct vae_config *c = &m->cfg;
+    const int act = (int)c->v[S_ACTIVATION];
     char tag[16];
-    size_t in = m->D + m->C;
-    for (size_t l = 0; l < c->n_hidden[0]; l++) {
-        snprintf(tag, sizeof tag, "%zu", l);
-        add_layer(m, &m->enc[l], "encoder", tag, in, c->hidden[0][l]);
-        in = c->hidden[0][l];
+    if (c->spec[0][0]) {
+        VAEI_TRY(build_spec_side(m, 0));
+    } else {
+        size_t in = m->D + m->C;
+        for (size_t l = 0; l < c->n_hidden[0]; l++) {
+            snprintf(tag, sizeof tag, "%zu", l);
+            add_dense(m, &m->enc[l], "encoder", tag, in, c->hidden[0][l], act);
+            in = c->hidden[0][l];
+        }
+        add_dense(m, &m->enc[c->n_hidden[0]], "encoder", "head", in, 2 * m->L, -1);
+        m->n_enc = c->n_hidden[0] + 1;
     }
-    add_layer(m, &m->enc[c->n_hidden[0]], "encoder", "head", in, 2 * m->L);
-    m->n_enc = c->n_hidden[0] + 1;
-
-    in = m->L + m->C;
-    for (size_t l = 0; l < c->n_hidden[1]; l++) {
-        snprintf(tag, sizeof tag, "%zu", l);
-        add_layer(m, &m->dec[l], "decoder", tag, in, c->hidden[1][l]);
-        in = c->hidden[1][l];
+    if (c->spec[1][0]) {
+        VAEI_TRY(build_spec_side(m, 1));
+    } else {
+        size_t in = m->L + m->C;
+        for (size_t l = 0; l < c->n_hidden[1]; l++) {
+            snprintf(tag, sizeof tag, "%zu", l);
+            add_dense(m, &m->dec[l], "decoder", tag, in, c->hidden[1][l], act);
+            in = c->hidden[1][l];
+        }
+        add_dense(m, &m->dec[c->n_hidden[1]], "decoder", "out", in, m->D, -1);
+        m->n_dec = c->n_hidden[1] + 1;
     }
-    add_layer(m, &m->dec[c->n_hidden[1]], "decoder", "out", in, m->D);
-    m->n_dec = c->n_hidden[1] + 1;
-
     if ((int)VAEI_CFG(m, S_LIKELIHOOD) == VAE_LIKELIHOOD_GAUSSIAN_LEARNED) {
         m->px_logvar = m->n_params;
         add_tensor(m, "decoder.logvar", 1, m->D);
     }
+    return VAE_OK;
 }
 
-/* PyTorch's nn.Linear default: weights and biases uniform in
- * [-1/sqrt(fan_in), 1/sqrt(fan_in)]. */
+/* PyTorch's default for nn.Linear, Conv2d and ConvTranspose2d: weights and
+ * biases uniform in [-1/sqrt(fan_in), 1/sqrt(fan_in)] (kaiming_uniform with
+ * a = sqrt(5) gives that bound). W and b are adjacent in the buffer. */
 static void init_layer(vae_model *m, const vaei_layer *ly)
 {
-    const double bound = 1.0 / sqrt((double)ly->in);
+    const size_t count = ly->np;
+    const double bound = 1.0 / sqrt((double)ly->fan_in);
     float *p = m->params + ly->w;
-    for (size_t i = 0; i < ly->in * ly->out + ly->out; i++)
+    for (size_t i = 0; i < count; i++)
         p[i] = (float)((2.0 * vaei_rng_uniform(&m->rng) - 1.0) * bound);
 }
 
@@ -98,7 +142,11 @@ static vae_status model_shell(vae_model **out, const struct vae_config *cfg)
     m->D = (size_t)cfg->v[S_INPUT_DIM];
     m->L = (size_t)cfg->v[S_LATENT_DIM];
     m->C = (size_t)cfg->v[S_COND_DIM];
-    build_layers(m);
+    vae_status st = build_layers(m);
+    if (st != VAE_OK) {
+        free(m);
+        return st;
+    }
     *out = m;
     return VAE_OK;
 }
@@ -179,9 +227,16 @@ vae_status vae_model_hidden(const vae_model *m, vae_side side, size_t *sizes, si
     VAEI_CHECK_ARG(m != NULL && n != NULL && (sizes != NULL || cap == 0));
     VAEI_CHECK_ARG(side == VAE_ENCODER || side == VAE_DECODER);
     const int s = side == VAE_DECODER;
-    for (size_t l = 0; l < m->cfg.n_hidden[s] && l < cap; l++) sizes[l] = m->cfg.hidden[s][l];
-    *n = m->cfg.n_hidden[s];
+    /* A side described by a layer spec has no dense width list (1.1). */
+    const size_t count = m->cfg.spec[s][0] ? 0 : m->cfg.n_hidden[s];
+    for (size_t l = 0; l < count && l < cap; l++) sizes[l] = m->cfg.hidden[s][l];
+    *n = count;
     return VAE_OK;
+}
+
+const char *vae_model_layers(const vae_model *m, vae_side side)
+{
+    return m ? vae_config_layers(&m->cfg, side) : NULL;
 }
 
 size_t vae_model_param_count(const vae_model *m)
@@ -236,7 +291,7 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     vaei_workspace *ws = &m->ws;
     if (n <= ws->cap) return VAE_OK;
     /* Floats per row of every buffer, then one allocation carved in order. */
-    size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest;
+    size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest + m->col_width;
     for (size_t l = 0; l < m->n_enc; l++) per_row += m->enc[l].out;
     for (size_t l = 0; l < m->n_dec; l++) per_row += m->dec[l].out;
     VAEI_CHECK(n <= (SIZE_MAX / sizeof(float) - 2 * m->L) / per_row, VAE_ERR_LIMIT,
@@ -258,6 +313,7 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     for (size_t l = 0; l < m->n_dec; l++) CARVE(ws->dec[l], m->dec[l].out);
     CARVE(ws->g0, m->widest);
     CARVE(ws->g1, m->widest);
+    CARVE(ws->col, m->col_width);
 #undef CARVE
     return VAE_OK;
 }
@@ -281,21 +337,19 @@ vae_status vaei_check_inputs(const vae_model *m, const float *x, size_t ldx, siz
     return VAE_OK;
 }
 
-/* Hidden layers then the output layer (bias only) of one side. */
+/* Hidden layers then the output layer of one side, each layer followed by
+ * its activation (none after the last). The conditioning columns, when a
+ * layer past the first takes them, are the tail of the side's input. The
+ * kernels write every activation's derivative in terms of its output h
+ * (lib/kernels/elementwise_ref.c): relu' = [h > 0], tanh' = 1 - h^2,
+ * elu' = h + 1 below 0, softplus' = 1 - exp(-h). */
 static vae_status side_forward(vae_model *m, const vaei_layer *ly, size_t nl, float *const *h,
-                               const float *in, size_t ldin, size_t n)
+                               const float *in, size_t ldin, size_t cond_at, size_t n)
 {
-    const int act = (int)VAEI_CFG(m, S_ACTIVATION);
-    const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
-    const int prec = (int)VAEI_CFG(m, S_PRECISION);
+    const float *cond = in + cond_at;
+    const size_t ldc = ldin;
     for (size_t l = 0; l < nl; l++) {
-        VAEI_TRY(vaei_gemm_prec(prec, VAE_NO_TRANS, VAE_NO_TRANS, n, ly[l].out, ly[l].in, 1.0f, in, ldin,
-                           m->params + ly[l].w, ly[l].out, 0.0f, h[l], ly[l].out));
-        /* h = act(h + b); the output layer takes the bias alone (act -1).
-         * The kernels write every activation's derivative in terms of its
-         * output h (lib/kernels/elementwise_ref.c): relu' = [h > 0],
-         * tanh' = 1 - h^2, elu' = h + 1 below 0, softplus' = 1 - exp(-h). */
-        vaei_bias_act(h[l], n, ly[l].out, m->params + ly[l].b, l + 1 < nl ? act : -1, slope);
+        VAEI_TRY(vaei_layer_forward(m, &ly[l], in, ldin, cond, ldc, n, h[l]));
         in = h[l];
         ldin = ly[l].out;
     }
@@ -304,7 +358,7 @@ static vae_status side_forward(vae_model *m, const vaei_layer *ly, size_t nl, fl
 
 vae_status vaei_encoder_forward(vae_model *m, const float *x, size_t ldx, size_t n)
 {
-    VAEI_TRY(side_forward(m, m->enc, m->n_enc, m->ws.enc, x, ldx, n));
+    VAEI_TRY(side_forward(m, m->enc, m->n_enc, m->ws.enc, x, ldx, m->D, n));
     /* Clamp the log-variance so exp() stays finite; documented range. The
      * comparisons (not fminf/fmaxf) let a NaN through to the loss check. */
     float lo, hi;
@@ -331,7 +385,7 @@ void vaei_reparameterize(vae_model *m, const float *x, size_t ldx, size_t n)
 
 vae_status vaei_decoder_forward(vae_model *m, size_t n)
 {
-    return side_forward(m, m->dec, m->n_dec, m->ws.dec, m->ws.z, m->L + m->C, n);
+    return side_forward(m, m->dec, m->n_dec, m->ws.dec, m->ws.z, m->L + m->C, m->L, n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -360,27 +414,22 @@ double vaei_kl_weight(const vae_model *m)
 
 /* Back through one side, from g = d objective / d output of its last layer.
  * Leaves in *g the gradient with respect to the first `keep` columns of the
- * side's input (keep 0: not needed). *spare is the other ping-pong buffer. */
+ * side's input (keep 0: not needed). *spare is the other ping-pong buffer;
+ * cond_at is the column of the side input where the conditioning starts. */
 static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, float *const *h,
-                                const float *in, size_t ldin, size_t n, float **g,
-                                float **spare, size_t keep)
+                                const float *in, size_t ldin, size_t cond_at, size_t n,
+                                float **g, float **spare, size_t keep)
 {
-    const int act = (int)VAEI_CFG(m, S_ACTIVATION);
     const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
-    const int prec = (int)VAEI_CFG(m, S_PRECISION);
     for (size_t l = nl; l-- > 0;) {
         const float *x = l ? h[l - 1] : in;
         const size_t ldx = l ? ly[l - 1].out : ldin;
-        /* dW = x^T g, db = colsum(g) */
-        VAEI_TRY(vaei_gemm_prec(prec, VAE_TRANS, VAE_NO_TRANS, ly[l].in, ly[l].out, n, 1.0f, x, ldx, *g,
-                           ly[l].out, 0.0f, m->grads + ly[l].w, ly[l].out));
-        vaei_col_sums(m->grads + ly[l].b, *g, n, ly[l].out);
         const size_t width = l ? ly[l].in : keep;
+        VAEI_TRY(vaei_layer_backward(m, &ly[l], x, ldx, in + cond_at, ldin, n, *g,
+                                     width ? *spare : NULL, width));
         if (width == 0) continue;
-        /* dx = g W^T (only the first `width` rows of W when l == 0) */
-        VAEI_TRY(vaei_gemm_prec(prec, VAE_NO_TRANS, VAE_TRANS, n, width, ly[l].out, 1.0f, *g, ly[l].out,
-                           m->params + ly[l].w, ly[l].out, 0.0f, *spare, width));
-        if (l) vaei_act_backward(*spare, h[l - 1], n * width, act, slope);
+        if (l && ly[l - 1].act >= 0)
+            vaei_act_backward(*spare, h[l - 1], n * width, ly[l - 1].act, slope);
         float *t = *g;
         *g = *spare;
         *spare = t;
@@ -425,7 +474,7 @@ vae_status vaei_model_loss(vae_model *m, const float *x, size_t ldx, size_t n, i
     if (!grads) return VAE_OK;
 
     /* Decoder: from d/d output down to dz = d/dz [n x L], left in g. */
-    VAEI_TRY(side_backward(m, m->dec, m->n_dec, ws->dec, ws->z, L + m->C, n, &g, &spare, L));
+    VAEI_TRY(side_backward(m, m->dec, m->n_dec, ws->dec, ws->z, L + m->C, L, n, &g, &spare, L));
 
     /* Encoder head: dS = KL gradient + dz through z = mu + exp(lv/2) eps:
      * dmu += dz, dlv += dz * eps * exp(lv/2) / 2 (0 where lv was clamped). */
@@ -441,5 +490,5 @@ vae_status vaei_model_loss(vae_model *m, const float *x, size_t ldx, size_t n, i
             if (lv[k] > lo && lv[k] < hi) dlv[k] += dz[k] * eps[k] * 0.5f * expf(0.5f * lv[k]);
         }
     }
-    return side_backward(m, m->enc, m->n_enc, ws->enc, x, ldx, n, &dS, &g, 0);
+    return side_backward(m, m->enc, m->n_enc, ws->enc, x, ldx, m->D, n, &dS, &g, 0);
 }

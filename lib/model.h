@@ -15,12 +15,27 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "kernels/im2col.h"
 #include "rng.h"
 #include "vae/vae.h"
 
+enum { VAEI_DENSE = 0, VAEI_CONV = 1, VAEI_DECONV = 2 };
+
+/* One layer and the activation after it (lib/layers.c has the math).
+ * dense:  y = [x | c] W + b, W [(in + cond) x out], c the side input's
+ *         conditioning columns when cond > 0.
+ * conv:   g is its input image; W [k*k*ci x co] (taps in im2col order).
+ * deconv: the transpose of a conv from its output image g to its input;
+ *         W [ci x k*k*co]. Images are channels-last (im2col.h). */
 typedef struct vaei_layer {
-    size_t in, out;
-    size_t w, b; /* offsets of W [in x out] and b [out] in the parameter buffer */
+    size_t in, out;  /* floats per row (image) in and out; cond excluded */
+    size_t w, b;     /* offsets of W and b [out channels] in the parameter buffer */
+    size_t np;       /* floats of W and b together */
+    size_t cond;     /* dense only: conditioning columns appended to the input */
+    size_t fan_in;   /* PyTorch's fan_in: the initialisation bound is 1/sqrt(fan_in) */
+    size_t ch;       /* conv: output channels; deconv: input channels */
+    int kind, act;   /* VAEI_DENSE...; a vae_activation, or -1 for none */
+    vaei_conv_geom g;
 } vaei_layer;
 
 typedef struct vaei_tensor {
@@ -41,6 +56,7 @@ typedef struct vaei_workspace {
     float *z;                            /* [cap x (L+C)] decoder input [z | c] */
     float *dec[VAEI_MAX_LAYERS + 1];     /* post-activation; the last is the output [cap x D] */
     float *g0, *g1;                      /* [cap x widest] gradient ping-pong */
+    float *col;                          /* [cap x col_width] im2col matrix */
     double *kl_dim;                      /* [L] batch KL per latent dimension */
 } vaei_workspace;
 
@@ -51,6 +67,7 @@ struct vae_model {
     vaei_layer enc[VAEI_MAX_LAYERS + 1], dec[VAEI_MAX_LAYERS + 1];
     size_t px_logvar;   /* offset of the learned per-dimension Gaussian log-variance */
     size_t widest;      /* widest activation, for the gradient buffers */
+    size_t col_width;   /* column-matrix floats per image of the largest conv */
     size_t n_params;
     float *params, *grads;
     size_t n_tensors;

@@ -188,7 +188,7 @@ static void test_damaged_files_refused(void **state)
     }
     /* A newer format version, checksum intact. */
     memcpy(d, good, len);
-    d[8] = 2;
+    d[8] = 99; /* 2 is the format of layer specs (libvae 1.1) */
     fix_crc(d, len);
     write_file(bad, d, len);
     expect_refused(bad, VAE_ERR_UNSUPPORTED);

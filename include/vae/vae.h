@@ -202,8 +202,8 @@ typedef enum vae_param {
     VAE_PARAM_LOGVAR_MIN = 27,     /**< encoder log-variance clamped below at this, in [-80, 80]; default -30 */
     VAE_PARAM_LOGVAR_MAX = 28,     /**< encoder log-variance clamped above at this, in [-80, 80]; default 20 */
     VAE_PARAM_EVAL_USE_MEAN = 29,  /**< 1: evaluation decodes z = mean instead of a sample; default 0 */
-    /* compute (added after 1.0.0: a minor-release addition, docs/abi.md) */
-    VAE_PARAM_PRECISION = 30       /**< a vae_precision for the large matrix products; default FP32. BF16 where the build or the CPU lacks AVX512_BF16: VAE_ERR_UNAVAILABLE. Not stored in checkpoints: they hold float32 and resume in either precision */
+    /* compute (since 1.1) */
+    VAE_PARAM_PRECISION = 30       /**< since 1.1: a vae_precision for the large matrix products; default FP32. BF16 where the build or the CPU lacks AVX512_BF16: VAE_ERR_UNAVAILABLE. Not stored in checkpoints: they hold float32 and resume in either precision */
 } vae_param;
 
 /**
@@ -270,6 +270,63 @@ VAE_API VAE_NODISCARD vae_status vae_config_set_hidden(vae_config *cfg, vae_side
                                                        const size_t *sizes, size_t n);
 
 /**
+ * Describe one side's layers with a layer-spec string (since 1.1), which
+ * replaces the hidden-width list of vae_config_set_hidden() on that side.
+ * The spec is a comma-separated list, input side first:
+ *  - "dense:N": a dense layer of N outputs (it flattens an image);
+ *  - "conv:C:K:S:P": 2-D convolution to C channels, K x K kernel, stride S,
+ *    zero padding P (out = (in + 2P - K) / S + 1, rounded down);
+ *  - "deconv:C:K:S:P": transposed convolution (out = (in - 1) S - 2P + K);
+ *  - "reshape:C:H:W": view the C*H*W values so far as an image;
+ *  - "relu", "tanh", "leaky_relu", "elu", "softplus": the activation of the
+ *    layer before (none otherwise; VAE_PARAM_ACTIVATION is not used).
+ * Kernel and stride are 1 to 64, padding 0 to 64, at most 15 layers. The
+ * encoder's input image is the shape of vae_config_set_input_shape(), or a
+ * one-channel square when INPUT_DIM is a square. The encoder always ends in
+ * a dense head to [mu | logvar]. The decoder's list ends in its output layer
+ * when its last entry is a layer without activation that yields INPUT_DIM
+ * values; otherwise a dense layer to INPUT_DIM is appended. With COND_DIM
+ * > 0 the conditioning vector joins the first dense layer of each side (the
+ * decoder must start with one). Shapes are checked by vae_model_create().
+ * Images are stored channels-last inside the model: a tensor of a conv
+ * layer is [K*K*C_in x C_out] with rows in (ky, kx, c_in) order; of a deconv
+ * layer [C_in x K*K*C_out], columns in (ky, kx, c_out) order.
+ * Example (the reference network of docs/variants.md):
+ *   encoder "conv:32:4:2:1,relu,conv:64:4:2:1,relu"
+ *   decoder "dense:3136,relu,reshape:64:7:7,deconv:32:4:2:1,relu,deconv:1:4:2:1"
+ * A model with a spec is saved in checkpoint format version 2, which
+ * libvae 1.0 refuses with VAE_ERR_UNSUPPORTED.
+ * @param[in] side VAE_ENCODER, VAE_DECODER or VAE_BOTH.
+ * @param[in] spec NUL-terminated, under 512 bytes; copied. NULL or "" gives
+ *                 the side back its dense hidden-width list.
+ * @return VAE_ERR_INVALID_ARGUMENT for a syntax error or a number out of range.
+ * @since 1.1
+ */
+VAE_API VAE_NODISCARD vae_status vae_config_set_layers(vae_config *cfg, vae_side side,
+                                                       const char *spec);
+
+/**
+ * The layer spec of one side ("" when the side has dense hidden widths).
+ * @return a string owned by cfg, valid until the next call that changes it
+ *         or vae_config_free(); NULL for a NULL cfg or an invalid side.
+ * @since 1.1
+ */
+VAE_API const char *vae_config_layers(const vae_config *cfg, vae_side side);
+
+/**
+ * Shape of an input image for convolutional encoders, and with it
+ * VAE_PARAM_INPUT_DIM = channels * height * width. The input rows hold the
+ * image channels-last: pixel (y, x) holds its channels side by side (for
+ * one channel this is the usual row-major image). All 0 restores the
+ * default: a one-channel square image.
+ * @param[in] channels, height, width each >= 1 (or all 0), product at most
+ *            2^24.
+ * @since 1.1
+ */
+VAE_API VAE_NODISCARD vae_status vae_config_set_input_shape(vae_config *cfg, size_t channels,
+                                                            size_t height, size_t width);
+
+/**
  * Valid range of a parameter (inclusive).
  * @param[out] lo, hi the bounds; either may be NULL.
  * @since 1.0
@@ -325,13 +382,22 @@ VAE_API VAE_NODISCARD vae_status vae_model_set(vae_model *m, vae_param p, double
 VAE_API VAE_NODISCARD vae_status vae_model_get(const vae_model *m, vae_param p, double *value);
 
 /**
- * Hidden layer widths of one side.
+ * Hidden layer widths of one side; none (*n = 0) for a side described by a
+ * layer spec (see vae_model_layers()).
  * @param[out] sizes receives up to cap widths (may be NULL when cap is 0).
  * @param[out] n     receives the number of layers.
  * @since 1.0
  */
 VAE_API VAE_NODISCARD vae_status vae_model_hidden(const vae_model *m, vae_side side,
                                                   size_t *sizes, size_t cap, size_t *n);
+
+/**
+ * The layer spec of one side of a model ("" for dense hidden widths).
+ * @return a string owned by the model, valid until vae_model_free(); NULL
+ *         for a NULL model or an invalid side.
+ * @since 1.1
+ */
+VAE_API const char *vae_model_layers(const vae_model *m, vae_side side);
 
 /** @return the number of float parameters (0 for NULL). @since 1.0 */
 VAE_API size_t vae_model_param_count(const vae_model *m);
@@ -642,7 +708,7 @@ VAE_API VAE_NODISCARD vae_status vae_optimizer_set(vae_optimizer *opt, vae_optim
  * @param[out] lo, hi the bounds; either may be NULL.
  * @return VAE_ERR_INVALID_ARGUMENT for an unknown kind or setting, or one
  *         the kind does not use.
- * @since 1.0
+ * @since 1.1
  */
 VAE_API VAE_NODISCARD vae_status vae_optimizer_param_bounds(vae_optim_kind kind,
                                                             vae_optim_param p, double *lo,

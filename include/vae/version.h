@@ -11,7 +11,7 @@
 /** Changes with an incompatible ABI change, and with it the soname. */
 #define VAE_VERSION_MAJOR 1
 /** Changes when functions or enum values are added (docs/abi.md). */
-#define VAE_VERSION_MINOR 0
+#define VAE_VERSION_MINOR 1
 /** Changes with fixes that leave the ABI as it is. */
 #define VAE_VERSION_PATCH 0
 

@@ -24,14 +24,47 @@ static int threads_for(size_t count)
     return useful < 1 ? 1 : useful < (size_t)t ? (int)useful : t;
 }
 
+typedef struct {
+    const vaei_vecops *vec;
+    float *y;
+    const float *h, *b;
+    size_t n, w;
+    int act;
+    float slope;
+} act_job;
+
+/* Element by element, so a split by rows (or by 64 values) gives the same
+ * bits as one pass: convolutional layers make these passes large. */
+static void bias_act_part(void *arg, int part, int nparts)
+{
+    const act_job *j = arg;
+    size_t b, e;
+    vaei_split(j->n, 1, part, nparts, &b, &e);
+    if (e > b) j->vec->bias_act(j->y + b * j->w, e - b, j->w, j->b, j->act, j->slope);
+}
+
+static void act_backward_part(void *arg, int part, int nparts)
+{
+    const act_job *j = arg;
+    size_t b, e;
+    vaei_split(j->n, 64, part, nparts, &b, &e);
+    if (e > b) j->vec->act_backward(j->y + b, j->h + b, e - b, j->act, j->slope);
+}
+
 void vaei_bias_act(float *h, size_t n, size_t w, const float *b, int act, float slope)
 {
-    vaei_vec()->bias_act(h, n, w, b, act, slope);
+    act_job j = {vaei_vec(), h, NULL, b, n, w, act, slope};
+    const int t = threads_for(n * w);
+    if (t == 1) j.vec->bias_act(h, n, w, b, act, slope);
+    else vaei_parallel(t, bias_act_part, &j);
 }
 
 void vaei_act_backward(float *g, const float *h, size_t count, int act, float slope)
 {
-    vaei_vec()->act_backward(g, h, count, act, slope);
+    act_job j = {vaei_vec(), g, h, NULL, count, 1, act, slope};
+    const int t = threads_for(count);
+    if (t == 1) j.vec->act_backward(g, h, count, act, slope);
+    else vaei_parallel(t, act_backward_part, &j);
 }
 
 void vaei_col_sums(float *db, const float *g, size_t n, size_t w)

@@ -123,6 +123,9 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "vae_config_set": (c_enum, [config_p, c_enum, c_double]),
     "vae_config_get": (c_enum, [config_p, c_enum, double_p]),
     "vae_config_set_hidden": (c_enum, [config_p, c_enum, size_p, c_size_t]),
+    "vae_config_set_layers": (c_enum, [config_p, c_enum, c_char_p]),
+    "vae_config_layers": (c_char_p, [config_p, c_enum]),
+    "vae_config_set_input_shape": (c_enum, [config_p, c_size_t, c_size_t, c_size_t]),
     "vae_param_bounds": (c_enum, [c_enum, double_p, double_p]),
     # model
     "vae_model_create": (c_enum, [POINTER(model_p), config_p]),
@@ -130,6 +133,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "vae_model_set": (c_enum, [model_p, c_enum, c_double]),
     "vae_model_get": (c_enum, [model_p, c_enum, double_p]),
     "vae_model_hidden": (c_enum, [model_p, c_enum, size_p, c_size_t, size_p]),
+    "vae_model_layers": (c_char_p, [model_p, c_enum]),
     "vae_model_param_count": (c_size_t, [model_p]),
     "vae_model_params": (float_p, [model_p]),
     "vae_model_grads": (float_p, [model_p]),

@@ -111,7 +111,11 @@ class Config(Owner):
     Keyword arguments are settings by name (see :class:`Param`, lower case:
     ``latent_dim=2, activation="tanh", beta=4.0``), plus ``hidden`` (an int
     or a list, for both sides), ``encoder`` and ``decoder`` (lists; the
-    decoder's runs from the latent outwards). Usually you pass the same
+    decoder's runs from the latent outwards), ``encoder_layers`` and
+    ``decoder_layers`` (layer-spec strings, since libvae 1.1, e.g.
+    ``"conv:32:4:2:1,relu,conv:64:4:2:1,relu"``; see
+    ``vae_config_set_layers`` in vae.h) and ``input_shape`` (channels,
+    height, width of an input image). Usually you pass the same
     keywords to :class:`Model` directly.
     """
 
@@ -130,8 +134,16 @@ class Config(Owner):
         hidden = settings.pop("hidden", None)
         encoder = settings.pop("encoder", None)
         decoder = settings.pop("decoder", None)
+        layers = {Side.ENCODER: settings.pop("encoder_layers", None),
+                  Side.DECODER: settings.pop("decoder_layers", None)}
+        shape = settings.pop("input_shape", None)
         for name, value in settings.items():
             self.set(name, value)
+        if shape is not None:
+            self.set_input_shape(*shape)
+        for side, spec in layers.items():
+            if spec is not None:
+                self.set_layers(side, spec)
         if hidden is not None:
             self.set_hidden(Side.BOTH, hidden)
         if encoder is not None:
@@ -157,6 +169,21 @@ class Config(Owner):
         sizes = _hidden_list(widths)
         check(lib().vae_config_set_hidden(self._h.get(), coerce(Side, side),
                                           size_array(sizes), len(sizes)))
+
+    def set_layers(self, side: Union[Side, int, str], spec: str) -> None:
+        """Layer spec of one side (or ``"both"``); ``""`` restores the
+        dense hidden widths."""
+        check(lib().vae_config_set_layers(self._h.get(), coerce(Side, side),
+                                          spec.encode("ascii")))
+
+    def layers(self, side: Union[Side, int, str] = Side.ENCODER) -> str:
+        """Layer spec of one side (``""`` for dense hidden widths)."""
+        return (lib().vae_config_layers(self._h.get(), coerce(Side, side)) or b"").decode()
+
+    def set_input_shape(self, channels: int, height: int, width: int) -> None:
+        """Input image shape (channels-last rows); sets input_dim too."""
+        check(lib().vae_config_set_input_shape(self._h.get(), int(channels), int(height),
+                                               int(width)))
 
     @staticmethod
     def bounds(key: ParamKey) -> Tuple[float, float]:
@@ -348,6 +375,10 @@ class Model(Owner):
         sizes = (c_size_t * n.value)()
         check(lib().vae_model_hidden(self._h.get(), s, sizes, n.value, byref(n)))
         return list(sizes)
+
+    def layers(self, side: Union[Side, int, str] = Side.ENCODER) -> str:
+        """Layer spec of the encoder or the decoder (``""`` for dense widths)."""
+        return (lib().vae_model_layers(self._h.get(), coerce(Side, side)) or b"").decode()
 
     @property
     def steps(self) -> int:

@@ -53,7 +53,7 @@ def unsupported(tmp: pathlib.Path) -> None:
     with libvae.Model(input_dim=4, hidden=3) as m:
         m.save(tmp / "m.vae")
     data = bytearray((tmp / "m.vae").read_bytes())
-    data[8:12] = struct.pack("<I", 2)
+    data[8:12] = struct.pack("<I", 99)
     data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
     (tmp / "m.vae").write_bytes(bytes(data))
     libvae.load(tmp / "m.vae")

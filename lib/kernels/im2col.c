@@ -1,0 +1,134 @@
+/*
+ * im2col / col2im over channels-last images. For one output pixel and one
+ * kernel row ky, the taps kx whose input column lies inside the image form
+ * an interval [kx0, kx1), and their pixels are adjacent in memory, so each
+ * (pixel, ky) is one copy (or one add) of (kx1 - kx0) * c floats: the
+ * vectorised memcpy, or a plain loop the compiler vectorises. Padding taps
+ * are written as zeros. Images are split among threads; each thread writes
+ * its own rows, so the result does not depend on the thread count.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "im2col.h"
+#include "kernels.h"
+#include "threadpool.h"
+
+/* The taps kx of output column ox that read inside [0, w): ix = ox*s - p + kx. */
+static void tap_range(const vaei_conv_geom *g, size_t o, size_t len, size_t *k0, size_t *k1)
+{
+    const long base = (long)(o * g->s) - (long)g->p;
+    long lo = base < 0 ? -base : 0;
+    long hi = (long)len - base;
+    if (hi > (long)g->k) hi = (long)g->k;
+    if (lo > hi) lo = hi;
+    *k0 = (size_t)lo;
+    *k1 = (size_t)(hi < 0 ? 0 : hi);
+    if (*k0 > *k1) *k0 = *k1;
+}
+
+/* dst = src over len floats: short runs (one channel, a few taps) inline,
+ * where a call to memcpy would cost more than the copy. */
+static inline void copy(float *restrict dst, const float *restrict src, size_t len)
+{
+    if (len > 16) {
+        memcpy(dst, src, len * sizeof *dst);
+        return;
+    }
+    for (size_t j = 0; j < len; j++) dst[j] = src[j];
+}
+
+static inline void zero(float *dst, size_t len)
+{
+    for (size_t j = 0; j < len; j++) dst[j] = 0.0f;
+}
+
+/* dst += src over len floats; restrict lets the compiler vectorise it. */
+static inline void add(float *restrict dst, const float *restrict src, size_t len)
+{
+    for (size_t j = 0; j < len; j++) dst[j] += src[j];
+}
+
+static void im2col_image(const float *x, const vaei_conv_geom *g, float *col)
+{
+    const size_t kc = g->k * g->c, row = g->k * kc;
+    for (size_t oy = 0; oy < g->ho; oy++) {
+        size_t y0, y1;
+        tap_range(g, oy, g->h, &y0, &y1);
+        for (size_t ox = 0; ox < g->wo; ox++, col += row) {
+            size_t x0, x1;
+            tap_range(g, ox, g->w, &x0, &x1);
+            zero(col, y0 * kc);
+            for (size_t ky = y0; ky < y1; ky++) {
+                float *dst = col + ky * kc;
+                const size_t iy = oy * g->s + ky - g->p, ix = ox * g->s + x0 - g->p;
+                zero(dst, x0 * g->c);
+                copy(dst + x0 * g->c, x + (iy * g->w + ix) * g->c, (x1 - x0) * g->c);
+                zero(dst + x1 * g->c, (g->k - x1) * g->c);
+            }
+            zero(col + y1 * kc, (g->k - y1) * kc);
+        }
+    }
+}
+
+static void col2im_image(const float *col, const vaei_conv_geom *g, float *x)
+{
+    const size_t kc = g->k * g->c, row = g->k * kc;
+    memset(x, 0, g->h * g->w * g->c * sizeof *x);
+    for (size_t oy = 0; oy < g->ho; oy++) {
+        size_t y0, y1;
+        tap_range(g, oy, g->h, &y0, &y1);
+        for (size_t ox = 0; ox < g->wo; ox++, col += row) {
+            size_t x0, x1;
+            tap_range(g, ox, g->w, &x0, &x1);
+            for (size_t ky = y0; ky < y1; ky++) {
+                const float *src = col + ky * kc + x0 * g->c;
+                const size_t iy = oy * g->s + ky - g->p, ix = ox * g->s + x0 - g->p;
+                add(x + (iy * g->w + ix) * g->c, src, (x1 - x0) * g->c);
+            }
+        }
+    }
+}
+
+typedef struct {
+    const float *in;
+    float *out;
+    size_t ld, n;
+    const vaei_conv_geom *g;
+    int adjoint;
+} job;
+
+static void run(void *arg, int t, int nt)
+{
+    const job *j = arg;
+    const vaei_conv_geom *g = j->g;
+    const size_t rows = g->ho * g->wo * g->k * g->k * g->c, img = g->h * g->w * g->c;
+    for (size_t i = j->n * (size_t)t / (size_t)nt; i < j->n * (size_t)(t + 1) / (size_t)nt; i++) {
+        if (j->adjoint)
+            col2im_image(j->in + i * rows, g, j->out + i * img);
+        else
+            im2col_image(j->in + i * j->ld, g, j->out + i * rows);
+    }
+}
+
+/* Threads for n images of `floats` column entries each: one per 64 Ki floats. */
+static int threads_for(size_t n, size_t floats)
+{
+    const size_t useful = n * floats >> 16;
+    const int t = vaei_threads();
+    const size_t cap = useful < n ? useful : n;
+    return cap < 1 ? 1 : cap < (size_t)t ? (int)cap : t;
+}
+
+void vaei_im2col(const float *x, size_t ldimg, size_t n, const vaei_conv_geom *g, float *col)
+{
+    job j = {x, col, ldimg, n, g, 0};
+    vaei_parallel(threads_for(n, g->ho * g->wo * g->k * g->k * g->c), run, &j);
+}
+
+void vaei_col2im(const float *col, size_t n, const vaei_conv_geom *g, float *x)
+{
+    job j = {col, x, 0, n, g, 1};
+    vaei_parallel(threads_for(n, g->ho * g->wo * g->k * g->k * g->c), run, &j);
+}

@@ -1,0 +1,352 @@
+/*
+ * Layer specs and the per-layer passes. A convolution is lowered to one
+ * GEMM over the whole batch through the column matrix (kernels/im2col.h):
+ *   conv    Y [n*ho*wo x co] = col(X) W,     W [k*k*ci x co]
+ *           dW = col(X)^T dY,  dX = col2im(dY W^T)
+ *   deconv  Y = col2im(X W),                 W [ci x k*k*co]
+ *           dW = X^T col(dY),  dX = col(dY) W^T
+ * so every GEMM level serves them, and the column buffer is the model's
+ * workspace (no allocation in a step).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernels/kernels.h"
+#include "layers.h"
+
+enum { MAX_KERNEL = 64, MAX_PAD = 64, MAX_CHANNELS = 65536, MAX_COLUMN = 1 << 28 };
+
+static const char *const ACT_NAMES[] = {"relu", "tanh", "leaky_relu", "elu", "softplus"};
+
+/* One token: kind name and up to 4 numbers. Returns 0 on a syntax error. */
+typedef struct {
+    char name[16];
+    size_t v[4];
+    int nv;
+} token;
+
+static int parse_token(const char *s, size_t len, token *t)
+{
+    memset(t, 0, sizeof *t);
+    size_t i = 0;
+    while (i < len && s[i] != ':') i++;
+    if (i == 0 || i >= sizeof t->name) return 0;
+    memcpy(t->name, s, i);
+    while (i < len) {
+        if (t->nv == 4 || s[i] != ':') return 0;
+        i++;
+        size_t v = 0, digits = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 9; i++, digits++)
+            v = v * 10 + (size_t)(s[i] - '0');
+        if (digits == 0 || (i < len && s[i] != ':')) return 0;
+        t->v[t->nv++] = v;
+    }
+    return 1;
+}
+
+static int act_of(const char *name)
+{
+    for (int a = 0; a < 5; a++)
+        if (!strcmp(name, ACT_NAMES[a])) return a;
+    return -1;
+}
+
+/* Arity of a layer or reshape token, -1 when the name is unknown. */
+static int arity(const char *name)
+{
+    if (!strcmp(name, "dense")) return 1;
+    if (!strcmp(name, "conv") || !strcmp(name, "deconv")) return 4;
+    if (!strcmp(name, "reshape")) return 3;
+    return act_of(name) >= 0 ? 0 : -1;
+}
+
+/* Calls fn on each token of spec; stops at the first failure. */
+typedef vae_status (*token_fn)(void *ctx, const token *t);
+
+static vae_status each_token(const char *spec, token_fn fn, void *ctx)
+{
+    const char *s = spec;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        const size_t len = e ? (size_t)(e - s) : strlen(s);
+        token t;
+        VAEI_CHECK(parse_token(s, len, &t) && arity(t.name) == t.nv, VAE_ERR_INVALID_ARGUMENT,
+                   "layer spec: cannot read \"%.*s\" (dense:N, conv:C:K:S:P, deconv:C:K:S:P, "
+                   "reshape:C:H:W or an activation)", (int)len, s);
+        for (int k = 0; k < t.nv; k++) {
+            const int pad = k == 3;
+            VAEI_CHECK(t.v[k] <= (pad ? MAX_PAD : t.nv == 4 && k ? MAX_KERNEL : VAEI_MAX_INPUT) &&
+                           (pad || t.v[k] >= 1),
+                       VAE_ERR_INVALID_ARGUMENT, "layer spec: \"%.*s\": number %d out of range",
+                       (int)len, s, k + 1);
+        }
+        if (fn) VAEI_TRY(fn(ctx, &t));
+        s = e ? e + 1 : s + len;
+        VAEI_CHECK(!e || *s, VAE_ERR_INVALID_ARGUMENT, "layer spec ends with a comma");
+    }
+    return VAE_OK;
+}
+
+vae_status vaei_spec_check(const char *spec)
+{
+    VAEI_CHECK(strlen(spec) < VAEI_MAX_SPEC, VAE_ERR_INVALID_ARGUMENT,
+               "layer spec is longer than %d bytes", VAEI_MAX_SPEC - 1);
+    return each_token(spec, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shapes                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    vaei_layer *ly;
+    size_t nl, width;   /* layers so far; floats per image at this point */
+    size_t c, h, w;     /* the current image shape, when c > 0 */
+    size_t C, first_ld; /* conditioning columns; the side input's row stride */
+    int side, cond_done;
+} planner;
+
+static vae_status add(planner *p, int kind, size_t out)
+{
+    VAEI_CHECK(p->nl < VAEI_MAX_LAYERS, VAE_ERR_INVALID_ARGUMENT,
+               "%s: more than %d layers", p->side ? "decoder" : "encoder", VAEI_MAX_LAYERS - 1);
+    VAEI_CHECK(out >= 1 && out <= VAEI_MAX_INPUT, VAE_ERR_INVALID_ARGUMENT,
+               "%s layer %zu has %zu outputs, not 1 to %d", p->side ? "decoder" : "encoder",
+               p->nl, out, VAEI_MAX_INPUT);
+    vaei_layer *l = &p->ly[p->nl++];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    l->act = -1;
+    l->in = p->width;
+    l->out = out;
+    p->width = out;
+    return VAE_OK;
+}
+
+static vae_status plan_dense(planner *p, size_t out)
+{
+    VAEI_TRY(add(p, VAEI_DENSE, out));
+    vaei_layer *l = &p->ly[p->nl - 1];
+    /* The conditioning vector joins the first dense layer: as contiguous
+     * input columns when it is the side's first layer ([x | c], [z | c]),
+     * otherwise as a second GEMM term c W_c. */
+    if (p->C && !p->cond_done) {
+        if (p->nl == 1) l->in += p->C;
+        else l->cond = p->C;
+    }
+    p->cond_done = 1;
+    l->fan_in = l->in + l->cond;
+    p->c = 0;
+    return VAE_OK;
+}
+
+static vae_status plan_conv(planner *p, const token *t, int kind)
+{
+    VAEI_CHECK(p->c > 0, VAE_ERR_INVALID_ARGUMENT,
+               "%s: %s needs an image (reshape:C:H:W first, or the input shape)",
+               p->side ? "decoder" : "encoder", t->name);
+    VAEI_CHECK(p->nl > 0 || kind == VAEI_CONV || p->first_ld == p->width,
+               VAE_ERR_INVALID_ARGUMENT, "encoder: a conditional model cannot start with deconv");
+    const size_t co = t->v[0], k = t->v[1], s = t->v[2], pad = t->v[3];
+    VAEI_CHECK(co <= MAX_CHANNELS && p->c <= MAX_CHANNELS, VAE_ERR_INVALID_ARGUMENT,
+               "%s: more than %d channels", t->name, MAX_CHANNELS);
+    size_t ho, wo;
+    if (kind == VAEI_CONV) {
+        VAEI_CHECK(p->h + 2 * pad >= k && p->w + 2 * pad >= k, VAE_ERR_INVALID_ARGUMENT,
+                   "conv: kernel %zu is larger than the padded %zux%zu image", k, p->h, p->w);
+        ho = (p->h + 2 * pad - k) / s + 1;
+        wo = (p->w + 2 * pad - k) / s + 1;
+    } else {
+        VAEI_CHECK((p->h - 1) * s + k > 2 * pad && (p->w - 1) * s + k > 2 * pad,
+                   VAE_ERR_INVALID_ARGUMENT, "deconv: padding %zu leaves no output", pad);
+        ho = (p->h - 1) * s + k - 2 * pad;
+        wo = (p->w - 1) * s + k - 2 * pad;
+    }
+    VAEI_CHECK(ho <= VAEI_MAX_INPUT / wo / co, VAE_ERR_INVALID_ARGUMENT,
+               "%s: output of %zux%zux%zu is too large", t->name, co, ho, wo);
+    const size_t ci = p->c, hi = p->h, wi = p->w;
+    /* The column matrix: one row per pixel of the smaller image (output of
+     * a conv, input of a deconv), k^2 x channels of the larger one each. */
+    const size_t col_rows = kind == VAEI_CONV ? ho * wo : hi * wi;
+    const size_t col_cols = k * k * (kind == VAEI_CONV ? ci : co);
+    VAEI_CHECK(col_rows <= MAX_COLUMN / col_cols, VAE_ERR_INVALID_ARGUMENT,
+               "%s: its column matrix would take %zu x %zu floats per image, more than 2^28",
+               t->name, col_rows, col_cols);
+    VAEI_TRY(add(p, kind, co * ho * wo));
+    vaei_layer *l = &p->ly[p->nl - 1];
+    /* deconv's geometry is the conv that maps its output back to its input */
+    const vaei_conv_geom conv = {ci, hi, wi, k, s, pad, ho, wo};
+    const vaei_conv_geom dec = {co, ho, wo, k, s, pad, hi, wi};
+    l->g = kind == VAEI_CONV ? conv : dec;
+    l->ch = kind == VAEI_CONV ? co : ci;
+    /* PyTorch: fan_in = weight.size(1) * k * k, i.e. ci k^2 for Conv2d
+     * ([co, ci, k, k]) and co k^2 for ConvTranspose2d ([ci, co, k, k]). */
+    l->fan_in = (kind == VAEI_CONV ? ci : co) * k * k;
+    p->c = co;
+    p->h = ho;
+    p->w = wo;
+    return VAE_OK;
+}
+
+static vae_status plan_token(void *ctx, const token *t)
+{
+    planner *p = ctx;
+    const int a = act_of(t->name);
+    if (a >= 0) {
+        VAEI_CHECK(p->nl > 0 && p->ly[p->nl - 1].act < 0, VAE_ERR_INVALID_ARGUMENT,
+                   "%s: activation %s follows no layer", p->side ? "decoder" : "encoder", t->name);
+        p->ly[p->nl - 1].act = a;
+        return VAE_OK;
+    }
+    if (!strcmp(t->name, "dense")) return plan_dense(p, t->v[0]);
+    if (!strcmp(t->name, "reshape")) {
+        /* each factor <= 2^24: the first product cannot wrap, nor the
+         * second once the first is at most the width (<= 2^24) */
+        VAEI_CHECK(t->v[0] * t->v[1] <= p->width && t->v[0] * t->v[1] * t->v[2] == p->width &&
+                       (p->nl > 0 || p->C == 0 || !p->side),
+                   VAE_ERR_INVALID_ARGUMENT, "%s: reshape:%zu:%zu:%zu of %zu values",
+                   p->side ? "decoder" : "encoder", t->v[0], t->v[1], t->v[2], p->width);
+        p->c = t->v[0];
+        p->h = t->v[1];
+        p->w = t->v[2];
+        return VAE_OK;
+    }
+    return plan_conv(p, t, !strcmp(t->name, "conv") ? VAEI_CONV : VAEI_DECONV);
+}
+
+/* The encoder's input image: the shape set, or a square of one channel. */
+static void input_image(const struct vae_config *c, size_t D, planner *p)
+{
+    if (c->shape[0]) {
+        p->c = c->shape[0];
+        p->h = c->shape[1];
+        p->w = c->shape[2];
+        return;
+    }
+    size_t s = 1;
+    while (s * s < D) s++;
+    if (s * s == D) p->c = 1, p->h = s, p->w = s;
+}
+
+vae_status vaei_layers_plan(const struct vae_config *c, int side, vaei_layer *ly, size_t *nl)
+{
+    const size_t D = (size_t)c->v[S_INPUT_DIM], L = (size_t)c->v[S_LATENT_DIM];
+    planner p = {.ly = ly, .side = side, .C = (size_t)c->v[S_COND_DIM]};
+    p.width = side ? L : D;
+    p.first_ld = side ? L + p.C : D + p.C;
+    if (!side) input_image(c, D, &p);
+    VAEI_CHECK(!side || !c->shape[0] || c->shape[0] * c->shape[1] * c->shape[2] == D,
+               VAE_ERR_INVALID_ARGUMENT, "input shape %zux%zux%zu is not %zu values",
+               c->shape[0], c->shape[1], c->shape[2], D);
+    VAEI_TRY(each_token(c->spec[side], plan_token, &p));
+    const vaei_layer *last = p.nl ? &ly[p.nl - 1] : NULL;
+    if (!side) VAEI_TRY(plan_dense(&p, 2 * L));
+    else if (!last || last->act >= 0 || last->out != D) VAEI_TRY(plan_dense(&p, D));
+    *nl = p.nl;
+    return VAE_OK;
+}
+
+size_t vaei_layer_rows(const vaei_layer *ly)
+{
+    return ly->kind == VAEI_CONV ? ly->g.ho * ly->g.wo
+           : ly->kind == VAEI_DECONV ? ly->g.h * ly->g.w : 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Passes                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Output channels: the columns of the activation matrix. */
+static size_t out_channels(const vaei_layer *ly)
+{
+    return ly->kind == VAEI_CONV ? ly->ch : ly->kind == VAEI_DECONV ? ly->g.c : ly->out;
+}
+
+/* A layer's product at the model's precision: with bf16, the large ones
+ * run on bfloat16 operands with float32 sums (dispatch.c). */
+#define GEMM(m, ...) vaei_gemm_prec((int)VAEI_CFG(m, S_PRECISION), __VA_ARGS__)
+
+vae_status vaei_layer_forward(vae_model *m, const vaei_layer *ly, const float *x, size_t ldx,
+                              const float *cond, size_t ldc, size_t n, float *y)
+{
+    const float *W = m->params + ly->w;
+    const vaei_conv_geom *g = &ly->g;
+    const size_t kk = g->k * g->k;
+    float *col = m->ws.col;
+    switch (ly->kind) {
+    case VAEI_DENSE: /* y = x W_x (+ c W_c) */
+        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n, ly->out, ly->in, 1.0f, x, ldx, W,
+                           ly->out, 0.0f, y, ly->out));
+        if (ly->cond)
+            VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n, ly->out, ly->cond, 1.0f, cond, ldc,
+                               W + ly->in * ly->out, ly->out, 1.0f, y, ly->out));
+        break;
+    case VAEI_CONV: /* Y [n*ho*wo x co] = col(X) W */
+        vaei_im2col(x, ldx, n, g, col);
+        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n * g->ho * g->wo, ly->ch, kk * g->c, 1.0f,
+                           col, kk * g->c, W, ly->ch, 0.0f, y, ly->ch));
+        break;
+    default: /* Y = col2im(X W), X [n*hi*wi x ci] */
+        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n * g->ho * g->wo, kk * g->c, ly->ch, 1.0f,
+                           x, ly->ch, W, kk * g->c, 0.0f, col, kk * g->c));
+        vaei_col2im(col, n, g, y);
+        break;
+    }
+    /* y = act(y + b), one bias per output channel */
+    vaei_bias_act(y, n * vaei_layer_rows(ly), out_channels(ly), m->params + ly->b, ly->act,
+                  (float)VAEI_CFG(m, S_LEAKY_SLOPE));
+    return VAE_OK;
+}
+
+static vae_status dense_backward(vae_model *m, const vaei_layer *ly, const float *x,
+                                 size_t ldx, const float *cond, size_t ldc, size_t n,
+                                 const float *g, float *dx, size_t width)
+{
+    float *dW = m->grads + ly->w;
+    const float *W = m->params + ly->w;
+    /* dW = [x | c]^T g; dx = g W^T over the first `width` rows of W */
+    VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, ly->in, ly->out, n, 1.0f, x, ldx, g, ly->out,
+                       0.0f, dW, ly->out));
+    if (ly->cond)
+        VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, ly->cond, ly->out, n, 1.0f, cond, ldc, g,
+                           ly->out, 0.0f, dW + ly->in * ly->out, ly->out));
+    if (dx)
+        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_TRANS, n, width, ly->out, 1.0f, g, ly->out, W,
+                           ly->out, 0.0f, dx, width));
+    return VAE_OK;
+}
+
+vae_status vaei_layer_backward(vae_model *m, const vaei_layer *ly, const float *x, size_t ldx,
+                               const float *cond, size_t ldc, size_t n, const float *g,
+                               float *dx, size_t width)
+{
+    vaei_col_sums(m->grads + ly->b, g, n * vaei_layer_rows(ly), out_channels(ly));
+    if (ly->kind == VAEI_DENSE) return dense_backward(m, ly, x, ldx, cond, ldc, n, g, dx, width);
+    float *dW = m->grads + ly->w, *col = m->ws.col;
+    const float *W = m->params + ly->w;
+    const vaei_conv_geom *geo = &ly->g;
+    const size_t rows = n * geo->ho * geo->wo, kkc = geo->k * geo->k * geo->c;
+    if (ly->kind == VAEI_CONV) {
+        /* dW = col(X)^T dY; dX = col2im(dY W^T) */
+        vaei_im2col(x, ldx, n, geo, col);
+        VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, kkc, ly->ch, rows, 1.0f, col, kkc, g, ly->ch,
+                           0.0f, dW, ly->ch));
+        if (!dx) return VAE_OK;
+        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_TRANS, rows, kkc, ly->ch, 1.0f, g, ly->ch, W,
+                           ly->ch, 0.0f, col, kkc));
+        vaei_col2im(col, n, geo, dx);
+        return VAE_OK;
+    }
+    /* deconv: dW = X^T col(dY); dX = col(dY) W^T */
+    vaei_im2col(g, geo->h * geo->w * geo->c, n, geo, col);
+    VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, ly->ch, kkc, rows, 1.0f, x, ly->ch, col, kkc,
+                       0.0f, dW, kkc));
+    if (dx)
+        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_TRANS, rows, ly->ch, kkc, 1.0f, col, kkc, W, kkc,
+                           0.0f, dx, ly->ch));
+    return VAE_OK;
+}
