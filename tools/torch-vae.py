@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""The reference convolutional VAE of docs/variants.md in PyTorch, for the
-side-by-side figures there: same layers, PyTorch's default initialisation,
-Adam 1e-3, batch 128, Bernoulli logits, losses in nats per image.
+"""libvae's two reference networks in PyTorch, for the side-by-side figures of
+docs/performance.md and docs/variants.md: the lesson's dense VAE (784-400-L,
+--arch dense) and the convolutional one (--arch conv); same layers, PyTorch's
+default initialisation, Adam 1e-3, batch 128, Bernoulli logits, losses in nats
+per image.
 
-    tools/torch-conv-vae.py DATA_DIR [--epochs N] [--latent L] [--threads T] [--seed S]
+    tools/torch-vae.py DATA_DIR [--arch dense|conv] [--epochs N] [--latent L]
+                       [--threads T] [--seed S]
 
 Prints per epoch the training loss, wall and process CPU seconds, then the
 test loss. Not part of libvae (it needs python3-torch); a benchmark, not a test.
@@ -26,9 +29,15 @@ def idx(path):
 
 
 class VAE(nn.Module):
-    def __init__(self, latent):
+    def __init__(self, latent, arch):
         super().__init__()
         self.latent = latent
+        if arch == "dense":  # the lesson's: 784 -> 400 ReLU -> [mu | logvar]; 2 -> 400 -> 784
+            self.enc = nn.Sequential(nn.Flatten(), nn.Linear(784, 400), nn.ReLU(),
+                                     nn.Linear(400, 2 * latent))
+            self.dec = nn.Sequential(nn.Linear(latent, 400), nn.ReLU(), nn.Linear(400, 784),
+                                     nn.Unflatten(1, (1, 28, 28)))
+            return
         self.enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(),
                                  nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(), nn.Flatten(),
                                  nn.Linear(3136, 2 * latent))
@@ -48,6 +57,7 @@ class VAE(nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
+    ap.add_argument("--arch", choices=("dense", "conv"), default="conv")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--latent", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
@@ -57,7 +67,7 @@ def main():
     torch.set_num_threads(a.threads)
     train = torch.from_numpy(idx(f"{a.data}/train-images-idx3-ubyte.gz"))
     test = torch.from_numpy(idx(f"{a.data}/t10k-images-idx3-ubyte.gz"))
-    model = VAE(a.latent)
+    model = VAE(a.latent, a.arch)
     print("parameters:", sum(p.numel() for p in model.parameters()))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(1, a.epochs + 1):
