@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -75,3 +76,12 @@ def test_the_loaded_library_is_the_one_asked_for() -> None:
     with open("/proc/self/maps") as f:
         maps = f.read()
     assert os.path.realpath(wanted) in maps
+
+
+def test_the_wheel_installs_every_module() -> None:
+    """bindings/python/meson.build lists the wheel's files one by one: a
+    module added to the package must be added there too."""
+    here = pathlib.Path(_capi.__file__).parent
+    listed = set(re.findall(r"'libvae/([^']+)'", (here.parent / "meson.build").read_text()))
+    present = {p.name for p in here.iterdir() if p.suffix == ".py" or p.name == "py.typed"}
+    assert present - listed == set(), "not in the wheel's list"
