@@ -10,6 +10,8 @@ packages="$packages python3-numpy python3-pytest python3-matplotlib"
 packages="$packages abigail-tools binutils doxygen groff-base git iproute2"
 # Data-parallel training: vae-train-mpi and its tests (libvae never links MPI).
 packages="$packages libopenmpi-dev openmpi-bin"
+# The README's mpi4py example (test_collective.py skips it without mpi4py).
+packages="$packages python3-mpi4py"
 # The NEON kernels: an aarch64 cross compiler, its C library's headers and
 # static libraries (only recommended by the compiler, so never installed
 # with --no-install-recommends unless named), and qemu-user to run its tests.
