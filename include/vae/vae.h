@@ -1029,7 +1029,7 @@ VAE_API const char *vae_backend_active(void);
 /**
  * Select a backend by name. "auto" is the fastest on this machine: once per
  * process, at the first use, the lesson's three large products are timed on
- * every usable backend but "ref" (about 50 ms), and of those within 10% of
+ * every usable backend but "ref" (about 60 ms on 2 cores), and of those within 10% of
  * the fastest the first in order of preference is taken; the figures go to
  * the log callback at VAE_LOG_INFO. Name a backend instead for results that
  * do not depend on such a measurement: an own level ("avx512", "avx2",
