@@ -38,11 +38,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/libvae-deb.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 tree="$tmp/libvae-$version"
 mkdir -p "$tree"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -xf - -C "$tree"
-else  # a release tarball
-    tar -cf - --exclude='./build*' --exclude=./vae-out --exclude=./obj . | tar -xf - -C "$tree"
-fi
+sh tools/copy-source.sh "$tree"
 cp -r packaging/debian "$tree/debian"
 cp "tests/abi/libvae$soversion.symbols" "$tree/debian/libvae$soversion.symbols"
 

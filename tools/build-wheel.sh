@@ -37,11 +37,7 @@ trap 'rm -rf "$tmp"' EXIT
 # source tree: it builds a copy (tracked and new files, not ignored ones).
 tree="$tmp/libvae-$version"
 mkdir -p "$tree"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -xf - -C "$tree"
-else  # a release tarball
-    tar -cf - --exclude='./build*' --exclude=./vae-out --exclude=./obj . | tar -xf - -C "$tree"
-fi
+sh tools/copy-source.sh "$tree"
 
 echo "== build-wheel: python3 -m build --wheel --no-isolation (meson-python) in $tree"
 if ! (cd "$tree" && "$py" -m build --wheel --no-isolation --outdir "$tmp/dist" . >"$tmp/build.log" 2>&1); then

@@ -25,13 +25,5 @@ packages="$packages clang libclang-rt-14-dev valgrind"
 packages="$packages dpkg-dev build-essential debhelper dh-python python3-all
   pybuild-plugin-pyproject python3-setuptools lintian python3-venv python3-mesonpy
   python3-build python3-wheel patchelf"
-missing=""
-for p in $packages; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-echo "installing:$missing"
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+# shellcheck disable=SC2086
+exec sh "$(dirname "$0")/need-packages.sh" $packages
