@@ -9,10 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "error.h"
-#include "train.h"
-
-enum { CHUNK = 256 };
 
 /* Active units: Var_x(mu_j(x)) per dimension, from sums of d = mu - shift
  * in double, shift being the first image's mean, so that the difference
@@ -25,23 +23,21 @@ vae_status vae_model_active_units(vae_model *m, vae_dataset *ds, double threshol
     VAEI_CHECK(isfinite(threshold) && threshold >= 0.0, VAE_ERR_INVALID_ARGUMENT,
                "vae_model_active_units: threshold %g must be finite and >= 0", threshold);
     VAEI_TRY(vaei_check_dataset(m, ds));
-    const size_t L = m->L, chunk = ds->n < CHUNK ? ds->n : CHUNK;
-    VAEI_TRY(vaei_model_reserve(m, chunk));
+    const size_t L = m->L;
+    vaei_chunks ch;
+    VAEI_TRY(vaei_chunks_begin(&ch, m, ds->n, VAEI_CHUNK));
     double *sums = calloc(3 * L, sizeof *sums); /* shift, s1, s2 */
     VAEI_CHECK(sums != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory for %zu latent dimensions", L);
     double *shift = sums, *s1 = sums + L, *s2 = sums + 2 * L;
-    size_t idx[CHUNK];
     vae_status s = VAE_OK;
-    for (size_t first = 0; first < ds->n && s == VAE_OK; first += chunk) {
-        const size_t n = ds->n - first < chunk ? ds->n - first : chunk;
-        for (size_t i = 0; i < n; i++) idx[i] = first + i;
-        s = vaei_stage_dataset(m, ds, idx, n);
-        if (s == VAE_OK) s = vaei_encoder_forward(m, m->ws.x0, m->D + m->C, n);
+    while (s == VAE_OK && vaei_chunks_next(&ch)) {
+        s = vaei_stage_range(m, ds, ch.first, ch.n);
+        if (s == VAE_OK) s = vaei_encoder_forward(m, m->ws.x0, m->D + m->C, ch.n);
         if (s != VAE_OK) break;
         const float *S = m->ws.enc[m->n_enc - 1];
-        if (first == 0)
+        if (ch.first == 0)
             for (size_t j = 0; j < L; j++) shift[j] = S[j];
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < ch.n; i++)
             for (size_t j = 0; j < L; j++) {
                 const double d = (double)S[i * 2 * L + j] - shift[j];
                 s1[j] += d;
@@ -78,11 +74,7 @@ static vae_status path_begin(const vae_model *m, const float *cond, size_t steps
     VAEI_CHECK(steps >= 2, VAE_ERR_INVALID_ARGUMENT, "%zu steps: a path needs 2 or more", steps);
     VAEI_CHECK(steps <= SIZE_MAX / sizeof(float) / (m->L + m->C), VAE_ERR_LIMIT, "%zu steps",
                steps);
-    VAEI_CHECK(m->C == 0 || cond != NULL, VAE_ERR_INVALID_ARGUMENT,
-               "the model takes a conditioning vector of %zu floats, but cond is NULL", m->C);
-    VAEI_CHECK(m->C > 0 || cond == NULL, VAE_ERR_INVALID_ARGUMENT,
-               "the model has no conditioning input, but cond was given");
-    if (cond) VAEI_TRY(check_finite_vector(cond, m->C, "cond"));
+    VAEI_TRY(vaei_check_batch(m, NULL, cond, 1)); /* one cond for every point */
     *pts = malloc(steps * (m->L + m->C) * sizeof **pts);
     VAEI_CHECK(*pts != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory for %zu points", steps);
     return VAE_OK;

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elbo.h"
+#include "batch.h"
 #include "error.h"
 #include "iwae.h"
-#include "train.h"
+#include "objective.h"
 
 enum { IWAE_ROWS = 512 }; /* rows per decoder block, and images per encoder chunk */
 
@@ -48,19 +48,6 @@ static void lse_add(lse *a, double lw)
     a->sum += lw;
 }
 
-/* log p(x|z) of decoder output row `out` against input row x. */
-static double log_px(const vae_model *m, const float *x, const float *out)
-{
-    const int lik = (int)VAEI_CFG(m, S_LIKELIHOOD);
-    if (lik == VAE_LIKELIHOOD_BERNOULLI)
-        return -vaei_recon_bernoulli(1, m->D, x, m->D, out, NULL, 0.0f);
-    const int learned = lik == VAE_LIKELIHOOD_GAUSSIAN_LEARNED;
-    const float fixed = (float)VAEI_CFG(m, S_GAUSSIAN_LOGVAR);
-    return -vaei_recon_gaussian(1, m->D, x, m->D, out,
-                                learned ? m->params + m->px_logvar : &fixed, learned, NULL,
-                                NULL, 0.0f);
-}
-
 /* Score the k draws of each of the n images staged in ws.x0 and encoded in
  * ws.enc; image i of the chunk is image first + i of the dataset. */
 static vae_status score_chunk(vae_model *m, size_t first, size_t n, size_t k, uint64_t seed,
@@ -76,11 +63,10 @@ static vae_status score_chunk(vae_model *m, size_t first, size_t n, size_t k, ui
     while (img < n) {
         size_t rows = 0;
         for (; rows < rows_cap && img < n; rows++) {
-            const float *mu = S + img * 2 * L, *lv = mu + L;
             float *eps = m->ws.eps + rows * L, *z = m->ws.z + rows * (L + C);
             vaei_rng_normal(&r, eps, L);
-            for (size_t j = 0; j < L; j++) z[j] = mu[j] + expf(0.5f * lv[j]) * eps[j];
-            if (C) memcpy(z + L, m->ws.x0 + img * w + m->D, C * sizeof *z);
+            vaei_reparameterize(m, S + img * 2 * L, eps, z, 1);
+            vaei_stage_cond(m, z + L, L + C, m->ws.x0 + img * w + m->D, w, 1);
             owner[rows] = img;
             if (++drawn == k) {
                 drawn = 0;
@@ -96,7 +82,9 @@ static vae_status score_chunk(vae_model *m, size_t first, size_t n, size_t k, ui
             double prior_ratio = 0.0; /* log p(z) - log q(z|x) */
             for (size_t j = 0; j < L; j++)
                 prior_ratio -= 0.5 * ((double)z[j] * z[j] - (double)eps[j] * eps[j] - lv[j]);
-            lse_add(&acc[i], log_px(m, m->ws.x0 + i * w, out + row * m->D) + prior_ratio);
+            const double log_px =
+                -vaei_recon(m, 1, m->ws.x0 + i * w, m->D, out + row * m->D, NULL, 0.0f);
+            lse_add(&acc[i], log_px + prior_ratio);
         }
     }
     return VAE_OK;
@@ -110,24 +98,25 @@ vae_status vae_model_iwae(vae_model *m, vae_dataset *ds, size_t k, uint64_t seed
                "samples per image");
     VAEI_TRY(vaei_check_dataset(m, ds));
     const size_t n = ds->n, rows_cap = m->ws.cap > IWAE_ROWS ? m->ws.cap : IWAE_ROWS;
+    vaei_chunks ch; /* images a chunk: the encoder's rows */
     VAEI_TRY(vaei_model_reserve(m, rows_cap));
+    VAEI_TRY(vaei_chunks_begin(&ch, m, n, rows_cap));
 
     /* Results go to the caller only when every image succeeded. */
     VAEI_CHECK(n <= SIZE_MAX / (2 * sizeof(double)), VAE_ERR_LIMIT, "%zu images", n);
     double *res = malloc(2 * n * sizeof *res);
     lse *acc = malloc(rows_cap * sizeof *acc);
-    size_t *idx = malloc(rows_cap * sizeof *idx), *owner = malloc(rows_cap * sizeof *owner);
+    size_t *owner = malloc(rows_cap * sizeof *owner);
     vae_status s = VAE_OK;
-    if (!res || !acc || !idx || !owner) {
+    if (!res || !acc || !owner) {
         s = vaei_fail(VAE_ERR_OUT_OF_MEMORY, "vae_model_iwae: no memory for %zu images", n);
         goto done;
     }
     const double log_k = log((double)k);
     double total = 0.0;
-    for (size_t first = 0; first < n && s == VAE_OK; first += rows_cap) {
-        const size_t c = n - first < rows_cap ? n - first : rows_cap;
-        for (size_t i = 0; i < c; i++) idx[i] = first + i;
-        s = vaei_stage_dataset(m, ds, idx, c);
+    while (s == VAE_OK && vaei_chunks_next(&ch)) {
+        const size_t first = ch.first, c = ch.n;
+        s = vaei_stage_range(m, ds, first, c);
         if (s == VAE_OK) s = vaei_encoder_forward(m, m->ws.x0, m->D + m->C, c);
         if (s == VAE_OK) s = score_chunk(m, first, c, k, seed, rows_cap, acc, owner);
         for (size_t i = 0; i < c && s == VAE_OK; i++) {
@@ -148,7 +137,6 @@ vae_status vae_model_iwae(vae_model *m, vae_dataset *ds, size_t k, uint64_t seed
 done:
     free(res);
     free(acc);
-    free(idx);
     free(owner);
     return s;
 }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elbo.h"
 #include "error.h"
 #include "kernels/kernels.h"
 #include "layers.h"
@@ -322,21 +321,6 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
 /* Forward                                                                  */
 /* ------------------------------------------------------------------------ */
 
-vae_status vaei_check_inputs(const vae_model *m, const float *x, size_t ldx, size_t n)
-{
-    const int bernoulli = (int)VAEI_CFG(m, S_LIKELIHOOD) == VAE_LIKELIHOOD_BERNOULLI;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < m->D; j++) {
-            const float v = x[i * ldx + j];
-            VAEI_CHECK(isfinite(v), VAE_ERR_INVALID_ARGUMENT,
-                       "input row %zu, column %zu is not finite", i, j);
-            VAEI_CHECK(!bernoulli || (v >= 0.0f && v <= 1.0f), VAE_ERR_INVALID_ARGUMENT,
-                       "input row %zu, column %zu is %g: the Bernoulli likelihood needs "
-                       "values in [0, 1]", i, j, (double)v);
-        }
-    return VAE_OK;
-}
-
 /* Hidden layers then the output layer of one side, each layer followed by
  * its activation (none after the last). The conditioning columns, when a
  * layer past the first takes them, are the tail of the side's input. The
@@ -371,46 +355,14 @@ vae_status vaei_encoder_forward(vae_model *m, const float *x, size_t ldx, size_t
     return VAE_OK;
 }
 
-void vaei_reparameterize(vae_model *m, const float *x, size_t ldx, size_t n)
-{
-    const size_t L = m->L, C = m->C;
-    const float *S = m->ws.enc[m->n_enc - 1];
-    for (size_t i = 0; i < n; i++) {
-        const float *mu = S + i * 2 * L, *lv = mu + L, *eps = m->ws.eps + i * L;
-        float *z = m->ws.z + i * (L + C);
-        for (size_t k = 0; k < L; k++) z[k] = mu[k] + expf(0.5f * lv[k]) * eps[k];
-        if (C) memcpy(z + L, x + i * ldx + m->D, C * sizeof *z);
-    }
-}
-
 vae_status vaei_decoder_forward(vae_model *m, size_t n)
 {
     return side_forward(m, m->dec, m->n_dec, m->ws.dec, m->ws.z, m->L + m->C, m->L, n);
 }
 
 /* ------------------------------------------------------------------------ */
-/* Loss and backward                                                        */
+/* Backward                                                                 */
 /* ------------------------------------------------------------------------ */
-
-double vaei_kl_weight(const vae_model *m)
-{
-    const double beta = VAEI_CFG(m, S_BETA);
-    const double warm = VAEI_CFG(m, S_KL_WARMUP_STEPS), cycle = VAEI_CFG(m, S_KL_CYCLE_STEPS);
-    const double step = (double)m->steps;
-    switch ((int)VAEI_CFG(m, S_KL_SCHEDULE)) {
-    case VAE_KL_LINEAR:
-        return warm > 0 ? beta * fmin(1.0, step / warm) : beta;
-    case VAE_KL_CYCLICAL: {
-        if (cycle <= 0) return beta;
-        /* Fu et al. 2019: ramp over the first `warm` steps of every cycle
-         * (half the cycle when warm is 0), then hold beta. */
-        const double ramp = warm > 0 ? fmin(warm, cycle) : 0.5 * cycle;
-        return beta * fmin(1.0, fmod(step, cycle) / ramp);
-    }
-    default:
-        return beta;
-    }
-}
 
 /* Back through one side, from g = d objective / d output of its last layer.
  * Leaves in *g the gradient with respect to the first `keep` columns of the
@@ -437,58 +389,15 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
     return VAE_OK;
 }
 
-vae_status vaei_model_loss(vae_model *m, const float *x, size_t ldx, size_t n, int grads,
-                           vae_loss *loss)
+vae_status vaei_decoder_backward(vae_model *m, size_t n, float **g, float **spare)
 {
     vaei_workspace *ws = &m->ws;
-    const size_t D = m->D, L = m->L;
-    const float scale = 1.0f / (float)n;
-    const int lik = (int)VAEI_CFG(m, S_LIKELIHOOD);
-    const float *out = ws->dec[m->n_dec - 1];
-    const float *S = ws->enc[m->n_enc - 1];
-    float *g = ws->g0, *spare = ws->g1; /* gradient ping-pong */
+    return side_backward(m, m->dec, m->n_dec, ws->dec, ws->z, m->L + m->C, m->L, n, g, spare,
+                         m->L);
+}
 
-    double recon;
-    if (lik == VAE_LIKELIHOOD_BERNOULLI) {
-        recon = vaei_recon_bernoulli(n, D, x, ldx, out, grads ? g : NULL, scale);
-    } else {
-        const int learned = lik == VAE_LIKELIHOOD_GAUSSIAN_LEARNED;
-        const float fixed = (float)VAEI_CFG(m, S_GAUSSIAN_LOGVAR);
-        float *dlv = NULL;
-        if (grads && learned) {
-            dlv = m->grads + m->px_logvar;
-            memset(dlv, 0, D * sizeof *dlv);
-        }
-        recon = vaei_recon_gaussian(n, D, x, ldx, out, learned ? m->params + m->px_logvar : &fixed,
-                                    learned, grads ? g : NULL, dlv, scale);
-    }
-    const double kl = vaei_kl(n, L, S, ws->kl_dim);
-    const double w = vaei_kl_weight(m), free_bits = VAEI_CFG(m, S_FREE_BITS);
-    if (loss) {
-        loss->recon = recon / (double)n;
-        loss->kl = kl / (double)n;
-        loss->total = loss->recon + loss->kl;
-        loss->objective = loss->recon + w * vaei_kl_penalty(n, L, ws->kl_dim, free_bits);
-        loss->kl_weight = w;
-    }
-    if (!grads) return VAE_OK;
-
-    /* Decoder: from d/d output down to dz = d/dz [n x L], left in g. */
-    VAEI_TRY(side_backward(m, m->dec, m->n_dec, ws->dec, ws->z, L + m->C, L, n, &g, &spare, L));
-
-    /* Encoder head: dS = KL gradient + dz through z = mu + exp(lv/2) eps:
-     * dmu += dz, dlv += dz * eps * exp(lv/2) / 2 (0 where lv was clamped). */
-    float *dS = spare;
-    vaei_kl_grad(n, L, S, ws->kl_dim, w, free_bits, dS, scale);
-    float lo, hi;
-    vaei_logvar_bounds(&m->cfg, &lo, &hi);
-    for (size_t i = 0; i < n; i++) {
-        const float *dz = g + i * L, *eps = ws->eps + i * L, *lv = S + i * 2 * L + L;
-        float *dmu = dS + i * 2 * L, *dlv = dmu + L;
-        for (size_t k = 0; k < L; k++) {
-            dmu[k] += dz[k];
-            if (lv[k] > lo && lv[k] < hi) dlv[k] += dz[k] * eps[k] * 0.5f * expf(0.5f * lv[k]);
-        }
-    }
-    return side_backward(m, m->enc, m->n_enc, ws->enc, x, ldx, m->D, n, &dS, &g, 0);
+vae_status vaei_encoder_backward(vae_model *m, const float *x, size_t ldx, size_t n, float *dS,
+                                 float *spare)
+{
+    return side_backward(m, m->enc, m->n_enc, m->ws.enc, x, ldx, m->D, n, &dS, &spare, 0);
 }

@@ -93,26 +93,20 @@ vae_status vaei_model_new(vae_model **out, const struct vae_config *cfg, int ini
 /* Make the workspace hold n rows. */
 vae_status vaei_model_reserve(vae_model *m, size_t n);
 
-/* Refuse inputs the likelihood cannot score: non-finite values, and values
- * outside [0,1] for Bernoulli. x rows have stride ldx. */
-vae_status vaei_check_inputs(const vae_model *m, const float *x, size_t ldx, size_t n);
-
 /* Encoder on rows x (stride ldx, [x | c] when C > 0); fills ws.enc, the last
  * being S = [mu | logvar] with logvar clamped. */
 vae_status vaei_encoder_forward(vae_model *m, const float *x, size_t ldx, size_t n);
 
-/* z = mu + exp(logvar / 2) * eps from S and ws.eps; c copied from x's tail. */
-void vaei_reparameterize(vae_model *m, const float *x, size_t ldx, size_t n);
-
 /* Decoder on ws.z; fills ws.dec, the last being the output layer. */
 vae_status vaei_decoder_forward(vae_model *m, size_t n);
 
-/* Objective of the batch (mean over rows) and, when grads is set, its
- * gradient into m->grads. Needs the forward passes and ws.eps; x as above. */
-vae_status vaei_model_loss(vae_model *m, const float *x, size_t ldx, size_t n, int grads,
-                           vae_loss *loss);
+/* Back through the decoder from d objective / d output in *g (ws.g0 or
+ * ws.g1, *spare the other): leaves dz [n x L] in *g, *spare free. */
+vae_status vaei_decoder_backward(vae_model *m, size_t n, float **g, float **spare);
 
-/* KL weight in force at the model's current step. */
-double vaei_kl_weight(const vae_model *m);
+/* Back through the encoder from dS [n x 2L] (in one gradient buffer, spare
+ * the other) into m->grads; x as for the forward pass. */
+vae_status vaei_encoder_backward(vae_model *m, const float *x, size_t ldx, size_t n, float *dS,
+                                 float *spare);
 
 #endif /* VAEI_MODEL_H */

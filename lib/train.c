@@ -9,15 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "collective.h"
-#include "dataset.h"
 #include "error.h"
 #include "kernels/kernels.h"
-#include "model.h"
+#include "objective.h"
 #include "optim.h"
-#include "train.h"
-
-enum { EVAL_CHUNK = 256 };
 
 /* The agreement vector carries a vae_loss as 5 doubles. */
 _Static_assert(sizeof(vae_loss) == 5 * sizeof(double), "vae_loss is 5 doubles");
@@ -36,9 +33,10 @@ static vae_status batch_pass(vae_model *m, const float *x, size_t ldx, size_t n,
                              vae_loss *loss)
 {
     VAEI_TRY(vaei_encoder_forward(m, x, ldx, n));
-    vaei_reparameterize(m, x, ldx, n);
+    vaei_reparameterize(m, m->ws.enc[m->n_enc - 1], m->ws.eps, m->ws.z, n);
+    vaei_stage_cond(m, m->ws.z + m->L, m->L + m->C, x + m->D, ldx, n);
     VAEI_TRY(vaei_decoder_forward(m, n));
-    return vaei_model_loss(m, x, ldx, n, grads, loss);
+    return vaei_objective(m, x, ldx, n, grads, loss);
 }
 
 static vae_status check_finite(const vae_model *m, const vae_loss *loss)
@@ -62,38 +60,24 @@ static void binarize(vae_model *m, float *x, size_t ldx, size_t n)
             x[i * ldx + j] = vaei_rng_uniform(&m->rng) < x[i * ldx + j] ? 1.0f : 0.0f;
 }
 
-/* Rows for the forward pass from a caller's x and cond: x itself when it
- * can be used as it is, else a copy [x | c] (binarised in training). */
+/* Training rows from a caller's x and cond: x itself when it can be used
+ * as it is, else a copy [x | c], binarised when the model asks for it. */
 static vae_status stage_inputs(vae_model *m, const float *x, const float *cond, size_t n,
-                               int training, const float **rows, size_t *ld)
+                               const float **rows, size_t *ld)
 {
-    VAEI_CHECK(n >= 1, VAE_ERR_INVALID_ARGUMENT, "batch size is 0");
     VAEI_CHECK(x != NULL, VAE_ERR_INVALID_ARGUMENT, "input rows are NULL");
-    VAEI_CHECK(m->C == 0 || cond != NULL, VAE_ERR_INVALID_ARGUMENT,
-               "the model takes a conditioning vector of %zu floats, but cond is NULL", m->C);
-    VAEI_CHECK(m->C > 0 || cond == NULL, VAE_ERR_INVALID_ARGUMENT,
-               "the model has no conditioning input, but cond was given");
-    VAEI_TRY(vaei_check_inputs(m, x, m->D, n));
+    VAEI_TRY(vaei_check_batch(m, x, cond, n));
     VAEI_TRY(vaei_model_reserve(m, n));
-    const int bin = training && VAEI_CFG(m, S_BINARIZE) != 0;
+    const int bin = VAEI_CFG(m, S_BINARIZE) != 0;
     if (m->C == 0 && !bin) {
         *rows = x;
         *ld = m->D;
         return VAE_OK;
     }
     const size_t w = m->D + m->C;
-    float *x0 = m->ws.x0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(x0 + i * w, x + i * m->D, m->D * sizeof *x0);
-        if (m->C) {
-            for (size_t k = 0; k < m->C; k++)
-                VAEI_CHECK(isfinite(cond[i * m->C + k]), VAE_ERR_INVALID_ARGUMENT,
-                           "cond row %zu, column %zu is not finite", i, k);
-            memcpy(x0 + i * w + m->D, cond + i * m->C, m->C * sizeof *x0);
-        }
-    }
-    if (bin) binarize(m, x0, w, n);
-    *rows = x0;
+    vaei_stage(m, m->ws.x0, x, m->D, cond, 0, n);
+    if (bin) binarize(m, m->ws.x0, w, n);
+    *rows = m->ws.x0;
     *ld = w;
     return VAE_OK;
 }
@@ -108,7 +92,7 @@ vae_status vae_model_backward(vae_model *m, const float *x, const float *cond, s
     /* A failed pass changes nothing, its noise draws included: a retry
      * then gives what a run that never failed would have. */
     const vaei_rng before = m->rng;
-    vae_status s = stage_inputs(m, x, cond, n, 1, &rows, &ld);
+    vae_status s = stage_inputs(m, x, cond, n, &rows, &ld);
     if (s == VAE_OK) {
         vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
         s = batch_pass(m, rows, ld, n, 1, &l);
@@ -147,36 +131,6 @@ vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x
     vaei_quiet(0);
     (void)ignored;
     return vaei_restore(s, why);
-}
-
-vae_status vaei_stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx, size_t n)
-{
-    const size_t w = m->D + m->C;
-    float *x0 = m->ws.x0;
-    vaei_dataset_gather(ds, idx, n, x0, w);
-    if (m->C) {
-        for (size_t i = 0; i < n; i++) {
-            float *c = x0 + i * w + m->D;
-            memset(c, 0, m->C * sizeof *c);
-            c[ds->labels[idx[i]]] = 1.0f;
-        }
-    }
-    /* Byte data is in [0,1] by construction; float data must be checked. */
-    return ds->f32 ? vaei_check_inputs(m, x0, w, n) : VAE_OK;
-}
-
-vae_status vaei_check_dataset(const vae_model *m, const vae_dataset *ds)
-{
-    VAEI_CHECK(ds->dim == m->D, VAE_ERR_MISMATCH,
-               "the dataset has %zu values per sample but the model takes %zu", ds->dim, m->D);
-    if (m->C) {
-        VAEI_CHECK(ds->labels != NULL, VAE_ERR_MISMATCH,
-                   "the model is conditional but the dataset has no labels");
-        VAEI_CHECK(ds->num_classes <= m->C, VAE_ERR_MISMATCH,
-                   "the dataset has %zu classes but the model's conditioning holds %zu",
-                   ds->num_classes, m->C);
-    }
-    return VAE_OK;
 }
 
 static void accumulate(vae_loss *sum, const vae_loss *l, double w)
@@ -239,6 +193,135 @@ static vae_status check_same_epoch(const vaei_collective *c, const vae_model *m,
     return VAE_OK;
 }
 
+/* An epoch's plan: the order of the images, and how each global batch of
+ * `global` images is split among the workers. One worker is the case
+ * world = 1, rank = 0, with no communication (c NULL). */
+typedef struct epoch_plan {
+    const vaei_collective *c;
+    size_t world, rank, global, batches;
+    size_t *perm; /* [ds->n], owned */
+} epoch_plan;
+
+/* Where an epoch stands: sums over the applied steps, the loss to report. */
+typedef struct epoch_run {
+    vae_loss sum, l;
+    double seen;    /* images in sum */
+    size_t applied; /* steps of this epoch applied */
+    int stop;       /* this worker's progress callback asked to stop */
+    vae_status s;
+} epoch_run;
+
+static vae_status plan_epoch(vae_model *m, const vae_optimizer *opt, const vae_dataset *ds,
+                             size_t batch, epoch_plan *p)
+{
+    p->c = opt->coll.allreduce ? &opt->coll : NULL;
+    p->world = p->c ? (size_t)p->c->world : 1;
+    p->rank = p->c ? (size_t)p->c->rank : 0;
+    VAEI_CHECK(batch <= SIZE_MAX / p->world, VAE_ERR_INVALID_ARGUMENT,
+               "batch %zu x %zu workers is too large", batch, p->world);
+    p->global = batch * p->world < ds->n ? batch * p->world : ds->n;
+    p->batches = (ds->n + p->global - 1) / p->global;
+    VAEI_TRY(vaei_model_reserve(m, (p->global + p->world - 1) / p->world));
+    p->perm = malloc(ds->n * sizeof *p->perm);
+    VAEI_CHECK(p->perm != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory to shuffle %zu samples", ds->n);
+    /* The order depends only on the seed and the epoch number, so a resumed
+     * run sees the same batches as an uninterrupted one, and all workers
+     * see the same order. */
+    vaei_rng order;
+    vaei_rng_seed(&order, stream_seed(m, STREAM_SHUFFLE, m->epochs));
+    vaei_rng_permutation(&order, p->perm, ds->n);
+    return VAE_OK;
+}
+
+/* Step b: this worker's pass over its share of the global batch, the
+ * agreement of all workers on failures, stops and losses (every worker
+ * reaches it, failed or not), then the update. Fills a with the step's
+ * sums; on failure the noise is put back, as if the step was never tried. */
+static vae_status global_step(vae_model *m, vae_optimizer *opt, const vae_dataset *ds,
+                              const epoch_plan *p, size_t b, epoch_run *r, double *a)
+{
+    /* The global batch perm[first, first + g) in `world` parts: the first
+     * g % world workers take one image more. */
+    const size_t first = b * p->global;
+    const size_t g = ds->n - first < p->global ? ds->n - first : p->global;
+    const size_t share = g / p->world, extra = g % p->world;
+    const size_t lo = first + p->rank * share + (p->rank < extra ? p->rank : extra);
+    const size_t n = share + (p->rank < extra);
+    const vaei_rng before = m->rng;
+    vae_status s = r->s;
+    if (s == VAE_OK && !r->stop) s = local_pass(m, ds, p->perm + lo, n, g, p->world, &r->l);
+    vae_loss part = {0}; /* n images x their mean loss */
+    a[VAEI_AGREE_STOP] = r->stop;
+    if (s == VAE_OK && !r->stop && n > 0) {
+        accumulate(&part, &r->l, (double)n);
+        a[VAEI_AGREE_COUNT] = (double)n;
+    }
+    memcpy(a + VAEI_AGREE_LOSS, &part, sizeof part);
+    if (p->c) s = vaei_collective_agree(p->c, a, s, b, p->batches);
+    if (s == VAE_OK) s = vae_optimizer_step(opt);
+    if (s != VAE_OK) m->rng = before;
+    return s;
+}
+
+/* An applied step's agreed sums into the epoch's; with several workers the
+ * loss reported is the global batch's. */
+static void account(epoch_run *r, const epoch_plan *p, const double *a)
+{
+    vae_loss part;
+    r->applied++;
+    memcpy(&part, a + VAEI_AGREE_LOSS, sizeof part);
+    accumulate(&r->sum, &part, 1.0);
+    r->seen += a[VAEI_AGREE_COUNT];
+    if (p->c) {
+        r->l = part;
+        scale_loss(&r->l, 1.0 / a[VAEI_AGREE_COUNT]);
+    }
+}
+
+/* The epoch's end on every worker: a stop asked after the last batch has no
+ * next step to vote with, so it gets a vote of its own; then the workers,
+ * agreed on how the epoch ended, share worker 0's noise state again, which
+ * is the state its checkpoint stores. */
+static vae_status end_epoch(vae_model *m, const epoch_plan *p, epoch_run *r)
+{
+    if (p->c && r->s == VAE_OK) {
+        double a[VAEI_AGREE_SIZE] = {0};
+        a[VAEI_AGREE_STOP] = r->stop;
+        r->s = vaei_collective_agree(p->c, a, VAE_OK, p->batches, p->batches);
+    }
+    if (p->c && (r->s == VAE_OK || r->s == VAE_ERR_CANCELLED)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vae_last_error());
+        vaei_rng shared = m->rng;
+        VAEI_TRY(vaei_broadcast(p->c, shared.s, sizeof shared.s, "the noise state"));
+        m->rng = shared;
+        if (r->s != VAE_OK) (void)vaei_restore(r->s, why);
+    }
+    /* A stop after the last batch still ends a whole epoch: every batch was
+     * applied, so it counts, and resuming starts the next one. */
+    if (r->s == VAE_OK || (r->s == VAE_ERR_CANCELLED && r->applied == p->batches)) m->epochs++;
+    return r->s;
+}
+
+/* The steps of an epoch until the end, a failure or a stop. A single
+ * worker stops at once; workers vote on a stop with the next step. */
+static void run_epoch(vae_model *m, vae_optimizer *opt, const vae_dataset *ds,
+                      const epoch_plan *p, vae_progress_fn progress, void *user, epoch_run *r)
+{
+    for (size_t b = 0; b < p->batches; b++) {
+        double a[VAEI_AGREE_SIZE] = {0};
+        r->s = global_step(m, opt, ds, p, b, r, a);
+        if (r->s != VAE_OK) return;
+        account(r, p, a);
+        r->stop = progress && progress(user, b, p->batches, &r->l) != 0;
+        if (r->stop && !p->c) {
+            r->s = vaei_fail(VAE_ERR_CANCELLED, "training stopped by the progress callback "
+                             "after batch %zu of %zu", b + 1, p->batches);
+            return;
+        }
+    }
+}
+
 vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, size_t batch,
                            vae_progress_fn progress, void *user, vae_loss *mean)
 {
@@ -248,128 +331,44 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
                "the optimizer belongs to another model");
     VAEI_TRY(vaei_check_dataset(m, ds));
     VAEI_CHECK(m->epochs < UINT64_MAX, VAE_ERR_LIMIT, "the epoch count is at its maximum");
-    /* One worker is the case world = 1, rank = 0, with no communication. */
-    const vaei_collective *c = opt->coll.allreduce ? &opt->coll : NULL;
-    const size_t world = c ? (size_t)c->world : 1, rank = c ? (size_t)c->rank : 0;
-    VAEI_CHECK(batch <= SIZE_MAX / world, VAE_ERR_INVALID_ARGUMENT,
-               "batch %zu x %zu workers is too large", batch, world);
-    const size_t global = batch * world < ds->n ? batch * world : ds->n;
-    VAEI_TRY(vaei_model_reserve(m, (global + world - 1) / world));
-    size_t *perm = malloc(ds->n * sizeof *perm);
-    VAEI_CHECK(perm != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory to shuffle %zu samples", ds->n);
-
-    /* The order depends only on the seed and the epoch number, so a resumed
-     * run sees the same batches as an uninterrupted one, and all workers
-     * see the same order. */
-    vaei_rng order;
-    vaei_rng_seed(&order, stream_seed(m, STREAM_SHUFFLE, m->epochs));
-    vaei_rng_permutation(&order, perm, ds->n);
-
-    const size_t batches = (ds->n + global - 1) / global;
-    vae_loss sum = {0}, l = {0};
-    double seen = 0;
-    size_t applied = 0; /* steps of this epoch applied */
-    int stop = 0; /* this worker's progress callback asked to stop */
-    vae_status s = VAE_OK;
-    if (c) {
-        s = check_same_epoch(c, m, ds, batch);
-        if (s == VAE_ERR_CALLBACK) {
-            free(perm);
-            return s;
+    epoch_plan p = {0};
+    VAEI_TRY(plan_epoch(m, opt, ds, batch, &p));
+    epoch_run r = {.s = VAE_OK};
+    if (p.c) {
+        r.s = check_same_epoch(p.c, m, ds, batch);
+        if (r.s == VAE_ERR_CALLBACK) {
+            free(p.perm);
+            return r.s;
         }
-        vaei_collective_fork_noise(m, c->rank);
+        vaei_collective_fork_noise(m, p.c->rank);
     }
-    for (size_t b = 0; b < batches; b++) {
-        /* The global batch perm[first, first + g) in `world` parts: the
-         * first g % world workers take one image more. */
-        const size_t first = b * global, g = ds->n - first < global ? ds->n - first : global;
-        const size_t share = g / world, extra = g % world;
-        const size_t lo = first + rank * share + (rank < extra ? rank : extra);
-        const size_t n = share + (rank < extra);
-        const vaei_rng before = m->rng; /* put back if this step is not applied */
-        if (s == VAE_OK && !stop) s = local_pass(m, ds, perm + lo, n, g, world, &l);
-        /* The step's sums: this worker's, then (reduced) all workers'. */
-        double a[VAEI_AGREE_SIZE] = {0};
-        vae_loss part = {0}; /* n images x their mean loss */
-        a[VAEI_AGREE_STOP] = stop;
-        if (s == VAE_OK && !stop && n > 0) {
-            accumulate(&part, &l, (double)n);
-            a[VAEI_AGREE_COUNT] = (double)n;
-        }
-        memcpy(a + VAEI_AGREE_LOSS, &part, sizeof part);
-        /* Every worker reaches this reduce, failed or not: it shares the
-         * failures, the stop requests and the losses. */
-        if (c) s = vaei_collective_agree(c, a, s, b, batches);
-        if (s == VAE_OK) s = vae_optimizer_step(opt);
-        if (s != VAE_OK) {
-            m->rng = before;
-            break;
-        }
-        applied++;
-        memcpy(&part, a + VAEI_AGREE_LOSS, sizeof part);
-        accumulate(&sum, &part, 1.0);
-        seen += a[VAEI_AGREE_COUNT];
-        if (c) { /* report the global batch's loss */
-            l = part;
-            scale_loss(&l, 1.0 / a[VAEI_AGREE_COUNT]);
-        }
-        stop = progress && progress(user, b, batches, &l) != 0;
-        if (stop && !c) {
-            s = vaei_fail(VAE_ERR_CANCELLED, "training stopped by the progress callback after "
-                          "batch %zu of %zu", b + 1, batches);
-            break;
-        }
+    run_epoch(m, opt, ds, &p, progress, user, &r);
+    free(p.perm);
+    if (r.seen > 0 && mean) {
+        scale_loss(&r.sum, 1.0 / r.seen);
+        *mean = r.sum;
     }
-    /* Workers vote on a stop with the next step's losses; a stop asked
-     * after the last batch has no next step, so it gets a vote of its own. */
-    if (c && s == VAE_OK) {
-        double a[VAEI_AGREE_SIZE] = {0};
-        a[VAEI_AGREE_STOP] = stop;
-        s = vaei_collective_agree(c, a, VAE_OK, batches, batches);
-    }
-    free(perm);
-    if (seen > 0 && mean) {
-        scale_loss(&sum, 1.0 / seen);
-        *mean = sum;
-    }
-    /* The workers agreed on how the epoch ended: they share worker 0's noise
-     * state again, which is the state its checkpoint stores. */
-    if (c && (s == VAE_OK || s == VAE_ERR_CANCELLED)) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", vae_last_error());
-        vaei_rng shared = m->rng;
-        const vae_status sync = vaei_broadcast(c, shared.s, sizeof shared.s, "the noise state");
-        if (sync != VAE_OK) return sync;
-        m->rng = shared;
-        if (s != VAE_OK) (void)vaei_restore(s, why);
-    }
-    /* A stop after the last batch still ends a whole epoch: every batch was
-     * applied, so it counts, and resuming starts the next one. */
-    if (s == VAE_OK || (s == VAE_ERR_CANCELLED && applied == batches)) m->epochs++;
-    return s;
+    return end_epoch(m, &p, &r);
 }
 
 vae_status vae_model_evaluate(vae_model *m, vae_dataset *ds, vae_loss *mean)
 {
     VAEI_CHECK_ARG(m != NULL && ds != NULL && mean != NULL);
     VAEI_TRY(vaei_check_dataset(m, ds));
-    const size_t chunk = ds->n < EVAL_CHUNK ? ds->n : EVAL_CHUNK, w = m->D + m->C;
-    VAEI_TRY(vaei_model_reserve(m, chunk));
-    size_t idx[EVAL_CHUNK];
+    vaei_chunks ch;
+    VAEI_TRY(vaei_chunks_begin(&ch, m, ds->n, VAEI_CHUNK));
     vaei_rng noise;
     vaei_rng_seed(&noise, stream_seed(m, STREAM_EVAL, 0));
     const int use_mean = VAEI_CFG(m, S_EVAL_USE_MEAN) != 0;
     vae_loss sum = {0}, l;
-    for (size_t first = 0; first < ds->n; first += chunk) {
-        const size_t n = ds->n - first < chunk ? ds->n - first : chunk;
-        for (size_t i = 0; i < n; i++) idx[i] = first + i;
-        VAEI_TRY(vaei_stage_dataset(m, ds, idx, n));
+    while (vaei_chunks_next(&ch)) {
+        VAEI_TRY(vaei_stage_range(m, ds, ch.first, ch.n));
         if (use_mean)
-            memset(m->ws.eps, 0, n * m->L * sizeof *m->ws.eps);
+            memset(m->ws.eps, 0, ch.n * m->L * sizeof *m->ws.eps);
         else
-            vaei_rng_normal(&noise, m->ws.eps, n * m->L);
-        VAEI_TRY(batch_pass(m, m->ws.x0, w, n, 0, &l));
-        accumulate(&sum, &l, (double)n);
+            vaei_rng_normal(&noise, m->ws.eps, ch.n * m->L);
+        VAEI_TRY(batch_pass(m, m->ws.x0, m->D + m->C, ch.n, 0, &l));
+        accumulate(&sum, &l, (double)ch.n);
     }
     scale_loss(&sum, 1.0 / (double)ds->n);
     *mean = sum;
