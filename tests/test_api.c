@@ -408,6 +408,27 @@ static void test_invalid_data_status(void **state)
     vae_model_free(m);
 }
 
+/* A conditioning vector that is not finite is invalid data, as pixels are,
+ * in every call that takes one. */
+static void test_nonfinite_cond(void **state)
+{
+    (void)state;
+    vae_model *m = small_model(8, 2, 3, 1);
+    float x[2 * 784] = {0}, z[2 * 2] = {0}, out[2 * 784], mu[2 * 2];
+    const float bad[2] = {NAN, INFINITY};
+    for (int b = 0; b < 2; b++) {
+        float cond[2 * 3] = {0, 1, 0, 1, 0, 0};
+        cond[3 + 2] = bad[b]; /* row 1, column 2 */
+        assert_int_equal(vae_model_encode(m, x, cond, 2, mu, NULL), VAE_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(vae_last_error(), "cond row 1, column 2"));
+        assert_int_equal(vae_model_decode(m, z, cond, 2, out), VAE_ERR_INVALID_ARGUMENT);
+        assert_int_equal(vae_model_sample(m, cond, 2, 7, out, NULL), VAE_ERR_INVALID_ARGUMENT);
+        assert_int_equal(vae_model_reconstruct(m, x, cond, 2, out), VAE_ERR_INVALID_ARGUMENT);
+        assert_int_equal(vae_model_backward(m, x, cond, 2, NULL), VAE_ERR_INVALID_ARGUMENT);
+    }
+    vae_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_model_alloc_failure),
         cmocka_unit_test(test_optimizer_bounds),
         cmocka_unit_test(test_invalid_data_status),
+        cmocka_unit_test(test_nonfinite_cond),
     };
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }
