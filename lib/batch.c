@@ -1,4 +1,7 @@
 /*
+ * Batches into the workspace: one set of checks on a caller's rows, [x | c]
+ * staged from arrays or a dataset, and the chunks of long inputs.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>

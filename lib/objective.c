@@ -1,4 +1,7 @@
 /*
+ * The objective and its gradient: the reparameterisation, the likelihoods,
+ * KL with its schedule and free bits. The layers are model.c's.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
@@ -23,9 +26,9 @@ void vaei_reparameterize(const vae_model *m, const float *S, const float *eps, f
     }
 }
 
-/* dS += dz through z = mu + exp(lv/2) eps: dmu += dz, dlv += dz eps exp(lv/2) / 2.
- * Where lv sits at a bound of the clamp the encoder's output did not reach
- * lv, so its gradient there is 0. */
+/* dS += dz through z = mu + exp(lv/2) eps: dmu += dz, dlv += dz eps exp(lv/2) / 2,
+ * except where the clamp held lv at a bound: there lv does not depend on the
+ * encoder's output, and no gradient flows. */
 static void reparameterize_backward(const vae_model *m, const float *S, const float *dz,
                                     float *dS, size_t n)
 {

@@ -19,8 +19,8 @@ void vaei_reparameterize(const vae_model *m, const float *S, const float *eps, f
 
 /* -log p(x | out) summed over n rows by the model's likelihood: out is the
  * decoder output [n x D], x rows have stride ldx. When dout is not NULL it
- * receives scale * d/d out, and for a learned Gaussian variance the
- * gradient of its log-variance replaces m->grads' share. */
+ * receives scale * d/d out, and a learned Gaussian log-variance its
+ * gradient in m->grads (overwritten). */
 double vaei_recon(vae_model *m, size_t n, const float *x, size_t ldx, const float *out,
                   float *dout, float scale);
 

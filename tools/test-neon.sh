@@ -26,8 +26,8 @@ for t in kernels elementwise; do
 done
 # The convolutional layers' gradients on every level, NEON included: the whole
 # library, with tests/cross/zlib.h (a CRC-32, no inflate) for zlib.
-model="lib/checkpoint.c lib/collective.c lib/config.c lib/dataset.c lib/elbo.c lib/explore.c lib/file.c
-  lib/idx.c lib/infer.c lib/iwae.c lib/layers.c lib/model.c lib/optim.c lib/train.c
+model="lib/batch.c lib/checkpoint.c lib/collective.c lib/config.c lib/dataset.c lib/explore.c lib/file.c
+  lib/idx.c lib/infer.c lib/iwae.c lib/layers.c lib/model.c lib/objective.c lib/optim.c lib/train.c
   lib/kernels/im2col.c"
 # (-Wno-error=use-after-free: vaei_model_new's error message reads a freed
 # model; fixed on another branch.)
