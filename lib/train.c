@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "model.h"
 #include "optim.h"
+#include "step.h"
 #include "train.h"
 
 enum { EVAL_CHUNK = 256 };
@@ -130,23 +131,10 @@ vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x
                "the optimizer belongs to another model");
     const vaei_rng before = m->rng;
     const vae_status s = vae_model_backward(m, x, cond, n, loss);
-    if (s == VAE_OK) {
-        const vae_status u = vae_optimizer_step(opt);
-        if (u != VAE_OK) m->rng = before; /* the step failed whole */
-        return u;
-    }
-    if (!opt->coll.allreduce) return s;
-    /* The other workers are waiting in the gradient all-reduce: join it with
-     * a NaN, which makes the mean non-finite on every worker, so that all
-     * of them fail this step instead of waiting forever. */
-    char why[512];
-    snprintf(why, sizeof why, "%s", vae_last_error());
-    m->grads[0] = NAN;
-    vaei_quiet(1);
-    const vae_status ignored = vae_optimizer_step(opt);
-    vaei_quiet(0);
-    (void)ignored;
-    return vaei_restore(s, why);
+    if (s != VAE_OK) return vaei_step_abandon(opt, s);
+    const vae_status u = vae_optimizer_step(opt);
+    if (u != VAE_OK) m->rng = before; /* the step failed whole */
+    return u;
 }
 
 vae_status vaei_stage_dataset(vae_model *m, const vae_dataset *ds, const size_t *idx, size_t n)
@@ -249,7 +237,7 @@ vae_status vae_train_epoch(vae_model *m, vae_optimizer *opt, vae_dataset *ds, si
     VAEI_TRY(vaei_check_dataset(m, ds));
     VAEI_CHECK(m->epochs < UINT64_MAX, VAE_ERR_LIMIT, "the epoch count is at its maximum");
     /* One worker is the case world = 1, rank = 0, with no communication. */
-    const vaei_collective *c = opt->coll.allreduce ? &opt->coll : NULL;
+    const vaei_collective *c = vaei_step_workers(opt);
     const size_t world = c ? (size_t)c->world : 1, rank = c ? (size_t)c->rank : 0;
     VAEI_CHECK(batch <= SIZE_MAX / world, VAE_ERR_INVALID_ARGUMENT,
                "batch %zu x %zu workers is too large", batch, world);
