@@ -9,7 +9,6 @@
 #include "config.h"
 #include "error.h"
 #include "kernels/kernels.h"
-#include "layers.h"
 
 static const struct {
     vae_param id;

@@ -9,15 +9,14 @@
 
 #include <stddef.h>
 
+#include "layerspec.h" /* VAEI_MAX_INPUT, VAEI_MAX_SPEC */
 #include "vae/vae.h"
 
 enum {
     VAEI_MAX_LAYERS = 16,
     VAEI_MAX_WIDTH = 65536,
-    VAEI_MAX_INPUT = 1 << 24,
     VAEI_MAX_LATENT = 4096,
-    VAEI_MAX_COND = 65536,
-    VAEI_MAX_SPEC = 512 /* bytes of a layer-spec string, its NUL included */
+    VAEI_MAX_COND = 65536
 };
 
 /* The model's settings, the one list of them: X(NAME, name, lo, hi,
