@@ -139,8 +139,8 @@ static void adopt(vae_model *m, vae_optimizer *opt, const vae_model *pm, const v
     vaei_optimizer_assign(opt, po);
 }
 
-/* All-reduce votes [shape mismatch, out of memory]: the first failure
- * counted, for every worker alike. */
+/* All-reduce the votes [shape mismatch, out of memory] and make their sums
+ * one status, the same on every worker. */
 static vae_status vote(const vaei_collective *c, double votes[2], const join_header *h,
                        const char *what)
 {
