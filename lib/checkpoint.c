@@ -124,44 +124,66 @@ static void end_chunk(wbuf *b, size_t start)
     for (int i = 0; i < 8; i++) b->p[start - 8 + i] = (unsigned char)(n >> (8 * i));
 }
 
+/* ARCH: the stored settings (config.h's table, in its order), then each
+ * side's dense widths. */
+static void put_arch(wbuf *b, const struct vae_config *cfg)
+{
+    uint32_t count = 0;
+    for (int i = 0; i < VAEI_NSLOTS; i++) count += !(vaei_param_flags(i) & VAEI_LOCAL);
+    const size_t c = begin_chunk(b, "ARCH");
+    put_u32(b, count);
+    for (int i = 0; i < VAEI_NSLOTS; i++) {
+        if (vaei_param_flags(i) & VAEI_LOCAL) continue;
+        put_u32(b, (uint32_t)vaei_param_id(i));
+        put_f64(b, cfg->v[i]);
+    }
+    for (int s = 0; s < 2; s++) {
+        put_u32(b, (uint32_t)cfg->n_hidden[s]);
+        for (size_t l = 0; l < cfg->n_hidden[s]; l++) put_u32(b, (uint32_t)cfg->hidden[s][l]);
+    }
+    end_chunk(b, c);
+}
+
+/* LAYR: the input image's shape and both sides' layer specs. */
+static void put_layers(wbuf *b, const struct vae_config *cfg)
+{
+    const size_t c = begin_chunk(b, "LAYR");
+    for (int i = 0; i < 3; i++) put_u32(b, (uint32_t)cfg->shape[i]);
+    for (int s = 0; s < 2; s++) {
+        const size_t len = strlen(cfg->spec[s]);
+        put_u32(b, (uint32_t)len);
+        put(b, cfg->spec[s], len);
+    }
+    end_chunk(b, c);
+}
+
+static void put_optimizer(wbuf *b, const vae_optimizer *opt)
+{
+    const size_t c = begin_chunk(b, "OPTM");
+    put_u32(b, (uint32_t)opt->kind);
+    put_u32(b, VAEI_OPTIM_NPARAMS);
+    for (uint32_t p = 1; p <= VAEI_OPTIM_NPARAMS; p++) {
+        put_u32(b, p);
+        put_f64(b, opt->hp[p]);
+    }
+    put_u64(b, opt->t);
+    put_u64(b, opt->n);
+    put_f32s(b, opt->m, opt->n);
+    if (opt->v) put_f32s(b, opt->v, opt->n);
+    end_chunk(b, c);
+}
+
+/* The whole file but its CRC, whose 4 bytes are left as 0. */
 static void serialize(wbuf *b, const vae_model *m, const vae_optimizer *opt)
 {
-    static const vae_param ids[] = {
-        VAE_PARAM_INPUT_DIM, VAE_PARAM_LATENT_DIM, VAE_PARAM_COND_DIM, VAE_PARAM_ACTIVATION,
-        VAE_PARAM_LIKELIHOOD, VAE_PARAM_SEED, VAE_PARAM_LEAKY_SLOPE, VAE_PARAM_BETA,
-        VAE_PARAM_KL_SCHEDULE, VAE_PARAM_KL_WARMUP_STEPS, VAE_PARAM_KL_CYCLE_STEPS,
-        VAE_PARAM_FREE_BITS, VAE_PARAM_BINARIZE, VAE_PARAM_GAUSSIAN_LOGVAR,
-        VAE_PARAM_LOGVAR_MIN, VAE_PARAM_LOGVAR_MAX, VAE_PARAM_EVAL_USE_MEAN,
-    };
     const struct vae_config *cfg = &m->cfg;
     const int layers = cfg->spec[0][0] || cfg->spec[1][0] || cfg->shape[0];
     put(b, MAGIC, sizeof MAGIC);
     put_u32(b, layers ? 2u : 1u);
+    put_arch(b, cfg);
+    if (layers) put_layers(b, cfg);
 
-    size_t c = begin_chunk(b, "ARCH");
-    put_u32(b, (uint32_t)(sizeof ids / sizeof ids[0]));
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        put_u32(b, (uint32_t)ids[i]);
-        put_f64(b, m->cfg.v[vaei_param_slot(ids[i])]);
-    }
-    for (int s = 0; s < 2; s++) {
-        put_u32(b, (uint32_t)m->cfg.n_hidden[s]);
-        for (size_t l = 0; l < m->cfg.n_hidden[s]; l++) put_u32(b, (uint32_t)m->cfg.hidden[s][l]);
-    }
-    end_chunk(b, c);
-
-    if (layers) {
-        c = begin_chunk(b, "LAYR");
-        for (int i = 0; i < 3; i++) put_u32(b, (uint32_t)cfg->shape[i]);
-        for (int s = 0; s < 2; s++) {
-            const size_t len = strlen(cfg->spec[s]);
-            put_u32(b, (uint32_t)len);
-            put(b, cfg->spec[s], len);
-        }
-        end_chunk(b, c);
-    }
-
-    c = begin_chunk(b, "STAT");
+    size_t c = begin_chunk(b, "STAT");
     put_u64(b, m->steps);
     put_u64(b, m->epochs);
     for (int i = 0; i < 4; i++) put_u64(b, m->rng.s[i]);
@@ -172,20 +194,7 @@ static void serialize(wbuf *b, const vae_model *m, const vae_optimizer *opt)
     put_f32s(b, m->params, m->n_params);
     end_chunk(b, c);
 
-    if (opt) {
-        c = begin_chunk(b, "OPTM");
-        put_u32(b, (uint32_t)opt->kind);
-        put_u32(b, VAEI_OPTIM_NPARAMS);
-        for (uint32_t p = 1; p <= VAEI_OPTIM_NPARAMS; p++) {
-            put_u32(b, p);
-            put_f64(b, opt->hp[p]);
-        }
-        put_u64(b, opt->t);
-        put_u64(b, opt->n);
-        put_f32s(b, opt->m, opt->n);
-        if (opt->v) put_f32s(b, opt->v, opt->n);
-        end_chunk(b, c);
-    }
+    if (opt) put_optimizer(b, opt);
     put_u32(b, 0); /* the CRC-32, patched in once the bytes are complete */
 }
 
@@ -297,22 +306,33 @@ static vae_status check_saveable(const char *path, const vae_model *m, const vae
     return VAE_OK;
 }
 
+vae_status vaei_checkpoint_write(const vae_model *m, const vae_optimizer *opt, const char *name,
+                                 unsigned char **bytes, size_t *len)
+{
+    wbuf b = {0};
+    serialize(&b, m, opt);
+    if (b.oom) {
+        free(b.p);
+        return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: no memory to serialise the checkpoint", name);
+    }
+    const uint32_t crc = crc_of(b.p, b.len - 4);
+    for (int i = 0; i < 4; i++) b.p[b.len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    *bytes = b.p;
+    *len = b.len;
+    return VAE_OK;
+}
+
 vae_status vae_checkpoint_save(const char *path, const vae_model *m, const vae_optimizer *opt)
 {
     VAEI_CHECK_ARG(path != NULL && m != NULL);
     VAEI_CHECK(!opt || opt->model == m, VAE_ERR_INVALID_ARGUMENT,
                "the optimizer belongs to another model");
     VAEI_TRY(check_saveable(path, m, opt));
-    wbuf b = {0};
-    serialize(&b, m, opt);
-    if (b.oom) {
-        free(b.p);
-        return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "%s: no memory to serialise the checkpoint", path);
-    }
-    const uint32_t crc = crc_of(b.p, b.len - 4);
-    for (int i = 0; i < 4; i++) b.p[b.len - 4 + i] = (unsigned char)(crc >> (8 * i));
-    const vae_status s = write_atomic(path, b.p, b.len);
-    free(b.p);
+    unsigned char *bytes;
+    size_t len;
+    VAEI_TRY(vaei_checkpoint_write(m, opt, path, &bytes, &len));
+    const vae_status s = write_atomic(path, bytes, len);
+    free(bytes);
     return s;
 }
 
@@ -581,97 +601,119 @@ static vae_status read_head(rbuf *r, uint32_t version, struct vae_config *cfg, u
  * 17 u32 layer counts and widths need far less. */
 #define HEAD_BYTES ((size_t)1 << 16)
 
+/* What the chunks after the head have given so far. */
+typedef struct {
+    struct vae_config cfg;
+    int have_stat;
+    uint64_t steps, epochs, rng[4];
+    vae_model *m;
+    vae_optimizer *o;
+} parsed;
+
+/* STAT: the counters and the noise state. */
+static vae_status read_state(rbuf *c, parsed *f)
+{
+    VAEI_TRY(get_u64(c, &f->steps, "state"));
+    VAEI_TRY(check_counter(c, f->steps, "the step count"));
+    VAEI_TRY(get_u64(c, &f->epochs, "state"));
+    VAEI_TRY(check_counter(c, f->epochs, "the epoch count"));
+    for (int i = 0; i < 4; i++) VAEI_TRY(get_u64(c, &f->rng[i], "state"));
+    VAEI_CHECK(f->rng[0] | f->rng[1] | f->rng[2] | f->rng[3], VAE_ERR_FORMAT,
+               "%s: zero noise state", c->path);
+    f->have_stat = 1;
+    return VAE_OK;
+}
+
+/* PARM: the model of the head's architecture, and its parameters. */
+static vae_status read_params(rbuf *c, parsed *f)
+{
+    uint64_t n;
+    VAEI_TRY(get_u64(c, &n, "parameters"));
+    /* 0 would skip vaei_model_new's count check and allocate what the
+     * architecture asks before any byte of it is seen. */
+    VAEI_CHECK(n != 0, VAE_ERR_FORMAT, "%s: 0 parameters stored", c->path);
+    VAEI_CHECK(n <= c->left / 4, VAE_ERR_FORMAT, "%s: %llu parameters claimed, %zu bytes hold them",
+               c->path, (unsigned long long)n, c->left);
+    /* Shapes a layer spec cannot hold are a malformed file here. */
+    vaei_quiet(1);
+    const vae_status s = vaei_model_new(&f->m, &f->cfg, 0, (size_t)n);
+    vaei_quiet(0);
+    if (s != VAE_OK) return with_path(s == VAE_ERR_INVALID_ARGUMENT ? VAE_ERR_FORMAT : s, c->path);
+    return get_f32s(c, f->m->params, f->m->n_params, -INFINITY, "parameters");
+}
+
+/* One chunk after the head: STAT, PARM, then an optional OPTM, each once. */
+static vae_status read_chunk(rbuf *r, parsed *f)
+{
+    char tag[5] = {0};
+    uint64_t clen;
+    VAEI_TRY(take(r, tag, 4, "chunk header"));
+    VAEI_TRY(get_u64(r, &clen, "chunk header"));
+    VAEI_CHECK(clen <= r->left, VAE_ERR_FORMAT, "%s: chunk %s claims %llu bytes, %zu left",
+               r->path, tag, (unsigned long long)clen, r->left);
+    rbuf c = {r->p, (size_t)clen, r->path};
+    r->p += clen;
+    r->left -= clen;
+    if (!memcmp(tag, "STAT", 4) && !f->have_stat)
+        VAEI_TRY(read_state(&c, f));
+    else if (!memcmp(tag, "PARM", 4) && !f->m)
+        VAEI_TRY(read_params(&c, f));
+    else if (!memcmp(tag, "OPTM", 4) && f->m && !f->o)
+        VAEI_TRY(read_optimizer(&c, f->m, &f->o));
+    else
+        return vaei_fail(VAE_ERR_FORMAT, "%s: unexpected chunk \"%s\"", r->path, tag);
+    VAEI_CHECK(c.left == 0, VAE_ERR_FORMAT, "%s: chunk %s has %zu stray bytes", r->path, tag,
+               c.left);
+    return VAE_OK;
+}
+
+/* The magic, the version and the CRC of a whole file; r receives the bytes
+ * between the version and the CRC. */
+static vae_status open_bytes(const unsigned char *data, size_t len, const char *path,
+                             uint32_t *version, rbuf *r)
+{
+    VAEI_TRY(read_magic(data, len, path, version));
+    VAEI_CHECK(len >= sizeof MAGIC + 4 + 4, VAE_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len);
+    *r = (rbuf){data + sizeof MAGIC + 4, len - sizeof MAGIC - 4 - 4, path};
+    const uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
+                            (uint32_t)data[len - 2] << 16 | (uint32_t)data[len - 1] << 24;
+    VAEI_CHECK(crc_of(data, len - 4) == stored, VAE_ERR_FORMAT,
+               "%s: checksum mismatch: the file is damaged or truncated", path);
+    return VAE_OK;
+}
+
 vae_status vaei_checkpoint_parse(const void *bytes, size_t len, const char *path,
                                  vae_model **model, vae_optimizer **opt)
 {
     VAEI_CHECK_ARG(bytes != NULL || len == 0);
     VAEI_CHECK_ARG(path != NULL && model != NULL);
-    const unsigned char *data = bytes;
     uint32_t version;
-    VAEI_TRY(read_magic(data, len, path, &version));
-    VAEI_CHECK(len >= sizeof MAGIC + 4 + 4, VAE_ERR_FORMAT, "%s: truncated (%zu bytes)", path, len);
-    rbuf r = {data + sizeof MAGIC + 4, len - sizeof MAGIC - 4 - 4, path};
-    const uint32_t stored = (uint32_t)data[len - 4] | (uint32_t)data[len - 3] << 8 |
-                            (uint32_t)data[len - 2] << 16 | (uint32_t)data[len - 1] << 24;
-    VAEI_CHECK(crc_of(data, len - 4) == stored, VAE_ERR_FORMAT,
-               "%s: checksum mismatch: the file is damaged or truncated", path);
-
-    struct vae_config cfg;
+    rbuf r;
+    VAEI_TRY(open_bytes(bytes, len, path, &version, &r));
+    parsed f = {.have_stat = 0};
     uint64_t max;
-    VAEI_TRY(read_head(&r, version, &cfg, &max));
+    VAEI_TRY(read_head(&r, version, &f.cfg, &max));
     VAEI_CHECK(len <= max, VAE_ERR_FORMAT,
                "%s: %zu bytes, but a checkpoint of this architecture holds at most %llu", path,
                len, (unsigned long long)max);
-    int have_stat = 0;
-    uint64_t steps = 0, epochs = 0, rng[4] = {0};
-    vae_model *m = NULL;
-    vae_optimizer *o = NULL;
     vae_status s = VAE_OK;
-    while (s == VAE_OK && r.left > 0) {
-        char tag[5] = {0};
-        uint64_t clen;
-        if ((s = take(&r, tag, 4, "chunk header")) != VAE_OK) break;
-        if ((s = get_u64(&r, &clen, "chunk header")) != VAE_OK) break;
-        if (clen > r.left) {
-            s = vaei_fail(VAE_ERR_FORMAT, "%s: chunk %s claims %llu bytes, %zu left", path, tag,
-                          (unsigned long long)clen, r.left);
-            break;
-        }
-        rbuf c = {r.p, (size_t)clen, path};
-        r.p += clen;
-        r.left -= clen;
-        if (!memcmp(tag, "STAT", 4) && !have_stat) {
-            s = get_u64(&c, &steps, "state");
-            if (s == VAE_OK) s = check_counter(&c, steps, "the step count");
-            if (s == VAE_OK) s = get_u64(&c, &epochs, "state");
-            if (s == VAE_OK) s = check_counter(&c, epochs, "the epoch count");
-            for (int i = 0; i < 4 && s == VAE_OK; i++) s = get_u64(&c, &rng[i], "state");
-            if (s == VAE_OK && !(rng[0] | rng[1] | rng[2] | rng[3]))
-                s = vaei_fail(VAE_ERR_FORMAT, "%s: zero noise state", path);
-            have_stat = s == VAE_OK;
-        } else if (!memcmp(tag, "PARM", 4) && !m) {
-            uint64_t n;
-            s = get_u64(&c, &n, "parameters");
-            /* 0 would skip vaei_model_new's count check and allocate what
-             * the architecture asks before any byte of it is seen. */
-            if (s == VAE_OK && n == 0)
-                s = vaei_fail(VAE_ERR_FORMAT, "%s: 0 parameters stored", path);
-            if (s == VAE_OK && n > c.left / 4)
-                s = vaei_fail(VAE_ERR_FORMAT, "%s: %llu parameters claimed, %zu bytes hold them",
-                              path, (unsigned long long)n, c.left);
-            /* Shapes a layer spec cannot hold are a malformed file here. */
-            if (s == VAE_OK) {
-                vaei_quiet(1);
-                s = vaei_model_new(&m, &cfg, 0, (size_t)n);
-                vaei_quiet(0);
-                if (s != VAE_OK)
-                    s = with_path(s == VAE_ERR_INVALID_ARGUMENT ? VAE_ERR_FORMAT : s, path);
-            }
-            if (s == VAE_OK) s = get_f32s(&c, m->params, m->n_params, -INFINITY, "parameters");
-        } else if (!memcmp(tag, "OPTM", 4) && m && !o) {
-            s = read_optimizer(&c, m, &o);
-        } else {
-            s = vaei_fail(VAE_ERR_FORMAT, "%s: unexpected chunk \"%s\"", path, tag);
-        }
-        if (s == VAE_OK && c.left != 0)
-            s = vaei_fail(VAE_ERR_FORMAT, "%s: chunk %s has %zu stray bytes", path, tag, c.left);
-    }
-    if (s == VAE_OK && (!m || !have_stat))
+    while (s == VAE_OK && r.left > 0) s = read_chunk(&r, &f);
+    if (s == VAE_OK && (!f.m || !f.have_stat))
         s = vaei_fail(VAE_ERR_FORMAT, "%s: incomplete checkpoint (%s missing)", path,
-                      !m ? "parameters" : "state");
+                      !f.m ? "parameters" : "state");
     if (s != VAE_OK) {
-        vae_optimizer_free(o);
-        vae_model_free(m);
+        vae_optimizer_free(f.o);
+        vae_model_free(f.m);
         return s;
     }
-    m->steps = steps;
-    m->epochs = epochs;
-    memcpy(m->rng.s, rng, sizeof rng);
-    *model = m;
+    f.m->steps = f.steps;
+    f.m->epochs = f.epochs;
+    memcpy(f.m->rng.s, f.rng, sizeof f.rng);
+    *model = f.m;
     if (opt)
-        *opt = o;
+        *opt = f.o;
     else
-        vae_optimizer_free(o);
+        vae_optimizer_free(f.o);
     return VAE_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
- * The checkpoint reader's entry point for bytes already in memory: the file
- * path (vae_checkpoint_load) reads the whole file and hands it here, so the
- * two share one parser. Layout: docs/checkpoint-format.md.
+ * A checkpoint as bytes in memory: the file functions (vae_checkpoint_save,
+ * vae_checkpoint_load) and the workers' join (lib/collective.c) share this
+ * one writer and one parser. Layout: docs/checkpoint-format.md.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -11,6 +11,15 @@
 #include <stddef.h>
 
 #include "vae/vae.h"
+
+/*
+ * The checkpoint file of m and opt (opt may be NULL) in memory: *bytes
+ * (free with free()) of *len bytes. Values are written as they are (a save
+ * checks them first); name starts messages.
+ * @return VAE_ERR_OUT_OF_MEMORY.
+ */
+vae_status vaei_checkpoint_write(const vae_model *m, const vae_optimizer *opt, const char *name,
+                                 unsigned char **bytes, size_t *len);
 
 /*
  * Parse a whole checkpoint of len bytes; messages start with name. On

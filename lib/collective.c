@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "collective.h"
+#include "checkpoint.h"
 #include "error.h"
 #include "model.h"
 #include "optim.h"
@@ -39,22 +40,19 @@ vae_status vaei_broadcast(const vaei_collective *c, void *buf, size_t bytes, con
     return VAE_OK;
 }
 
-vae_status vaei_collective_mean_grads(vae_optimizer *opt)
+vae_status vaei_collective_mean(const vaei_collective *c, float *g, size_t n, uint64_t step)
 {
-    const vaei_collective *c = &opt->coll;
-    vae_model *m = opt->model;
-    float *g = m->grads;
-    VAEI_TRY(vaei_allreduce(c, g, m->n_params, VAE_DTYPE_F32, "the gradient"));
+    VAEI_TRY(vaei_allreduce(c, g, n, VAE_DTYPE_F32, "the gradient"));
     /* A division, not a multiplication by 1/world: correctly rounded, and
      * exact for one worker, which then matches single-worker training. */
     const float w = (float)c->world;
     if (c->world > 1)
-        for (size_t i = 0; i < m->n_params; i++) g[i] /= w;
-    for (size_t i = 0; i < m->n_params; i++)
+        for (size_t i = 0; i < n; i++) g[i] /= w;
+    for (size_t i = 0; i < n; i++)
         VAEI_CHECK(isfinite(g[i]), VAE_ERR_NUMERIC,
                    "step %llu: the gradient averaged over %d workers is not finite at "
                    "parameter %zu (a worker's step failed, or the sum overflowed)",
-                   (unsigned long long)m->steps, c->world, i);
+                   (unsigned long long)step, c->world, i);
     return VAE_OK;
 }
 
@@ -98,129 +96,124 @@ vae_status vaei_collective_agree(const vaei_collective *c, double *a, vae_status
 /* Joining: every worker adopts worker 0's state                            */
 /* ------------------------------------------------------------------------ */
 
-/* What worker 0 sends first: everything but the big arrays. The workers run
- * the same libvae build, so the struct is the same on all (its size and a
- * magic number are checked all the same). */
-typedef struct sync_header {
-    uint64_t magic, size, n_params, kind, t, steps, epochs, rng[4];
-    double hp[VAEI_OPTIM_NPARAMS + 1];
-    struct vae_config cfg;
-} sync_header;
+/* What worker 0 broadcasts first: the size of its checkpoint bytes (0 when
+ * it could not serialise them, with its status), and its parameter count
+ * for the messages. */
+typedef struct join_header {
+    uint64_t bytes, status, n_params;
+} join_header;
 
-#define SYNC_MAGIC 0x31434e5953454156ull /* "VAESYNC1" */
-
-static void pack_header(const vae_optimizer *opt, sync_header *h)
+/* Whether worker 0's model (pm, po) has this worker's shape: the seed and
+ * the objective settings may differ (worker 0's are adopted), the layers
+ * not. */
+static int same_shape(const vae_model *m, const vae_optimizer *opt, const vae_model *pm,
+                      const vae_optimizer *po)
 {
-    const vae_model *m = opt->model;
-    memset(h, 0, sizeof *h);
-    h->magic = SYNC_MAGIC;
-    h->size = sizeof *h;
-    h->n_params = m->n_params;
-    h->kind = (uint64_t)opt->kind;
-    h->t = opt->t;
-    h->steps = m->steps;
-    h->epochs = m->epochs;
-    memcpy(h->rng, m->rng.s, sizeof h->rng);
-    memcpy(h->hp, opt->hp, sizeof h->hp);
-    h->cfg = m->cfg;
+    const struct vae_config *mine = &m->cfg, *theirs = &pm->cfg;
+    if (pm->n_params != m->n_params || !po || vae_optimizer_kind(po) != vae_optimizer_kind(opt))
+        return 0;
+    for (int i = 0; i < VAEI_NSLOTS; i++)
+        if ((vaei_param_flags(i) & VAEI_SHAPE) && theirs->v[i] != mine->v[i]) return 0;
+    for (int s = 0; s < 2; s++)
+        if (theirs->n_hidden[s] != mine->n_hidden[s] ||
+            memcmp(theirs->hidden[s], mine->hidden[s], mine->n_hidden[s] * sizeof *mine->hidden[s]))
+            return 0;
+    return !strncmp(theirs->spec[0], mine->spec[0], VAEI_MAX_SPEC) &&
+           !strncmp(theirs->spec[1], mine->spec[1], VAEI_MAX_SPEC) &&
+           !memcmp(theirs->shape, mine->shape, sizeof mine->shape);
 }
 
-/* Whether worker 0's model has this worker's shape: the seed and the
- * objective settings may differ (worker 0's are adopted), the layers not. */
-static int same_shape(const vae_optimizer *opt, const sync_header *h)
+/* Non-root workers: take worker 0's state. Nothing can fail here. The
+ * settings no checkpoint stores (VAEI_LOCAL: how this worker computes)
+ * stay this worker's own. */
+static void adopt(vae_model *m, vae_optimizer *opt, const vae_model *pm, const vae_optimizer *po)
 {
-    static const int shape_slots[] = {S_INPUT_DIM, S_LATENT_DIM, S_COND_DIM, S_ACTIVATION,
-                                      S_LIKELIHOOD};
-    const struct vae_config *mine = &opt->model->cfg;
-    if (h->magic != SYNC_MAGIC || h->size != sizeof *h) return 0;
-    if (h->n_params != opt->model->n_params || h->kind != (uint64_t)opt->kind) return 0;
-    for (size_t i = 0; i < sizeof shape_slots / sizeof *shape_slots; i++)
-        if (h->cfg.v[shape_slots[i]] != mine->v[shape_slots[i]]) return 0;
-    return !memcmp(h->cfg.n_hidden, mine->n_hidden, sizeof mine->n_hidden) &&
-           !memcmp(h->cfg.hidden, mine->hidden, sizeof mine->hidden) &&
-           !strncmp(h->cfg.spec[0], mine->spec[0], VAEI_MAX_SPEC) &&
-           !strncmp(h->cfg.spec[1], mine->spec[1], VAEI_MAX_SPEC) &&
-           !memcmp(h->cfg.shape, mine->shape, sizeof mine->shape);
+    struct vae_config cfg = pm->cfg;
+    for (int i = 0; i < VAEI_NSLOTS; i++)
+        if (vaei_param_flags(i) & VAEI_LOCAL) cfg.v[i] = m->cfg.v[i];
+    m->cfg = cfg;
+    memcpy(m->params, pm->params, m->n_params * sizeof *m->params);
+    m->steps = pm->steps;
+    m->epochs = pm->epochs;
+    m->rng = pm->rng;
+    vaei_optimizer_assign(opt, po);
 }
 
-/* Parameters, then the optimizer's moment arrays, as one buffer. */
-static size_t state_floats(const vae_optimizer *opt)
+/* All-reduce the votes [shape mismatch, out of memory] and make their sums
+ * one status, the same on every worker. */
+static vae_status vote(const vaei_collective *c, double votes[2], const join_header *h,
+                       const char *what)
 {
-    return opt->n * (opt->kind == VAE_OPTIM_ADAM ? 3 : 2);
+    VAEI_TRY(vaei_allreduce(c, votes, 2, VAE_DTYPE_F64, what));
+    VAEI_CHECK(votes[0] == 0, VAE_ERR_MISMATCH,
+               "worker %d of %d: %.0f worker(s) hold a model or optimizer of another shape or "
+               "kind than worker 0's (%llu parameters), or cannot read its state",
+               c->rank, c->world, votes[0], (unsigned long long)h->n_params);
+    VAEI_CHECK(votes[1] == 0, VAE_ERR_OUT_OF_MEMORY,
+               "worker %d of %d: %.0f worker(s) had no memory for the %llu bytes of worker 0's "
+               "state", c->rank, c->world, votes[1], (unsigned long long)h->bytes);
+    return VAE_OK;
 }
 
-/* Non-root workers: copy in worker 0's state. Nothing can fail here. */
-static void adopt(vae_optimizer *opt, const sync_header *h, const float *state)
+/* A non-root worker's part once the bytes are in: parse them, check the
+ * shape and vote. On success *pm and *po hold worker 0's state. */
+static vae_status read_and_vote(const vaei_collective *c, const unsigned char *bytes,
+                                const join_header *h, vae_model *m, vae_optimizer *opt,
+                                vae_model **pm, vae_optimizer **po)
 {
-    vae_model *m = opt->model;
-    const size_t n = opt->n;
-    memcpy(m->params, state, n * sizeof *state);
-    memcpy(opt->m, state + n, n * sizeof *state);
-    if (opt->v) memcpy(opt->v, state + 2 * n, n * sizeof *state);
-    opt->t = h->t;
-    memcpy(opt->hp, h->hp, sizeof opt->hp);
-    m->steps = h->steps;
-    m->epochs = h->epochs;
-    memcpy(m->rng.s, h->rng, sizeof h->rng);
-    m->cfg = h->cfg;
+    vaei_quiet(1);
+    const vae_status s = vaei_checkpoint_parse(bytes, (size_t)h->bytes, "worker 0's state", pm, po);
+    vaei_quiet(0);
+    double votes[2] = {s == VAE_OK ? !same_shape(m, opt, *pm, *po) : s != VAE_ERR_OUT_OF_MEMORY,
+                       s == VAE_ERR_OUT_OF_MEMORY};
+    const vae_status agreed = vote(c, votes, h, "the joining votes");
+    if (agreed == VAE_OK) return VAE_OK;
+    if (s == VAE_OK) {
+        vae_optimizer_free(*po);
+        vae_model_free(*pm);
+    }
+    return agreed;
 }
 
 /* The joining protocol. Every step is a collective that every worker
  * reaches, whatever happened locally, so that a problem on one worker makes
  * all of them fail instead of leaving some waiting:
- *   1. broadcast worker 0's header;
- *   2. all-reduce the votes [shape mismatch, out of memory];
- *   3. broadcast worker 0's parameters and moments;
- *   4. non-root workers copy them in. */
-static vae_status join(vae_optimizer *opt, const vaei_collective *c)
+ *   1. worker 0 serialises its model and optimizer as a checkpoint
+ *      (lib/checkpoint.c) and broadcasts the header: the size, or 0 and why;
+ *   2. all-reduce the votes [0, out of memory] of the others' buffers;
+ *   3. broadcast the bytes;
+ *   4. the others parse them and all-reduce the votes [shape mismatch, out
+ *      of memory];
+ *   5. the others take worker 0's state. */
+vae_status vaei_collective_join(const vaei_collective *c, vae_model *m, vae_optimizer *opt)
 {
-    sync_header h;
-    pack_header(opt, &h);
-    VAEI_TRY(vaei_broadcast(c, &h, sizeof h, "the model's settings and counters"));
-
-    const size_t count = state_floats(opt), n = opt->n;
-    float *state = malloc(count * sizeof *state);
-    double votes[2] = {c->rank != 0 && !same_shape(opt, &h), state == NULL};
-    vae_status s = vaei_allreduce(c, votes, 2, VAE_DTYPE_F64, "the joining votes");
-    if (s == VAE_OK && votes[0] > 0)
-        s = vaei_fail(VAE_ERR_MISMATCH,
-                      "worker %d of %d: %.0f worker(s) hold a model or optimizer of another "
-                      "shape or kind than worker 0's (%llu parameters)",
-                      c->rank, c->world, votes[0], (unsigned long long)h.n_params);
-    else if (s == VAE_OK && votes[1] > 0)
-        s = vaei_fail(VAE_ERR_OUT_OF_MEMORY,
-                      "worker %d of %d: %.0f worker(s) had no memory for the %zu floats of "
-                      "worker 0's state",
-                      c->rank, c->world, votes[1], count);
-    if (s == VAE_OK && c->rank == 0) {
-        memcpy(state, opt->model->params, n * sizeof *state);
-        memcpy(state + n, opt->m, n * sizeof *state);
-        if (opt->v) memcpy(state + 2 * n, opt->v, n * sizeof *state);
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    join_header h = {0, VAE_OK, m->n_params};
+    if (c->rank == 0) h.status = vaei_checkpoint_write(m, opt, "worker 0's state", &bytes, &len);
+    h.bytes = len;
+    vae_status s = vaei_broadcast(c, &h, sizeof h, "the size of worker 0's state");
+    if (s == VAE_OK && h.bytes == 0)
+        s = c->rank == 0 ? (vae_status)h.status
+                         : vaei_fail((vae_status)h.status, "worker %d of %d: worker 0 could not "
+                                     "serialise its state (%s)", c->rank, c->world,
+                                     vae_status_string((vae_status)h.status));
+    if (s != VAE_OK) {
+        free(bytes);
+        return s;
     }
-    if (s == VAE_OK)
-        s = vaei_broadcast(c, state, count * sizeof *state, "the parameters and moments");
-    if (s == VAE_OK && c->rank != 0) adopt(opt, &h, state);
-    free(state);
-    return s;
-}
-
-vae_status vae_optimizer_set_collective(vae_optimizer *opt, vae_allreduce_fn allreduce,
-                                        vae_broadcast_fn broadcast, void *user, int rank,
-                                        int world_size)
-{
-    VAEI_CHECK_ARG(opt != NULL);
-    if (!allreduce) {
-        memset(&opt->coll, 0, sizeof opt->coll);
-        return VAE_OK;
-    }
-    VAEI_CHECK(broadcast != NULL, VAE_ERR_INVALID_ARGUMENT,
-               "a collective needs a broadcast callback as well as the all-reduce");
-    VAEI_CHECK(world_size >= 1, VAE_ERR_INVALID_ARGUMENT, "world size %d: must be at least 1",
-               world_size);
-    VAEI_CHECK(rank >= 0 && rank < world_size, VAE_ERR_INVALID_ARGUMENT,
-               "rank %d is outside [0, %d)", rank, world_size);
-    const vaei_collective c = {allreduce, broadcast, user, rank, world_size};
-    VAEI_TRY(join(opt, &c));
-    opt->coll = c;
+    if (c->rank != 0) bytes = malloc((size_t)h.bytes);
+    double votes[2] = {0, bytes == NULL};
+    s = vote(c, votes, &h, "the joining votes");
+    if (s == VAE_OK) s = vaei_broadcast(c, bytes, (size_t)h.bytes, "worker 0's state");
+    vae_model *pm = NULL;
+    vae_optimizer *po = NULL;
+    if (s == VAE_OK && c->rank != 0) s = read_and_vote(c, bytes, &h, m, opt, &pm, &po);
+    else if (s == VAE_OK) s = vote(c, (double[2]){0, 0}, &h, "the joining votes");
+    free(bytes);
+    if (s != VAE_OK || c->rank == 0) return s;
+    adopt(m, opt, pm, po);
+    vae_optimizer_free(po);
+    vae_model_free(pm);
     return VAE_OK;
 }

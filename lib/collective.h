@@ -1,7 +1,7 @@
 /*
  * Data-parallel training through the host's collectives: the calls into the
- * host's all-reduce and broadcast, the gradient mean, the state every worker
- * must share, and the per-step agreement of vae_train_epoch().
+ * host's all-reduce and broadcast, the gradient mean, the join (worker 0's
+ * checkpoint bytes for all), and the per-step agreement of vae_train_epoch().
  *
  * SPDX-License-Identifier: MIT
  */
@@ -9,6 +9,7 @@
 #define VAEI_COLLECTIVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vae/vae.h"
 
@@ -27,9 +28,14 @@ vae_status vaei_allreduce(const vaei_collective *c, void *buf, size_t count, vae
 /* Copy bytes of buf from worker 0 to every worker. */
 vae_status vaei_broadcast(const vaei_collective *c, void *buf, size_t bytes, const char *what);
 
-/* The model's gradient := its mean across the workers; VAE_ERR_NUMERIC when
- * the mean is not finite (every worker sees the same sums, so all agree). */
-vae_status vaei_collective_mean_grads(vae_optimizer *opt);
+/* g [n] := its mean across the workers; VAE_ERR_NUMERIC when the mean is
+ * not finite (every worker sees the same sums, so all agree). `step`
+ * names the step in messages. */
+vae_status vaei_collective_mean(const vaei_collective *c, float *g, size_t n, uint64_t step);
+
+/* The joining protocol: every worker's m and opt take worker 0's state, or
+ * on failure none changes (lib/collective.c has the steps). */
+vae_status vaei_collective_join(const vaei_collective *c, vae_model *m, vae_optimizer *opt);
 
 /* Worker `rank`'s own training noise for an epoch: a stream forked from the
  * shared state (rank 0 keeps the shared state itself). */

@@ -9,9 +9,6 @@
 #include "config.h"
 #include "error.h"
 #include "kernels/kernels.h"
-#include "layers.h"
-
-enum { INTEGRAL = 1, ARCH = 2 };
 
 static const struct {
     vae_param id;
@@ -19,36 +16,44 @@ static const struct {
     double lo, hi, def;
     unsigned flags;
 } params[VAEI_NSLOTS] = {
-    [S_INPUT_DIM] = {VAE_PARAM_INPUT_DIM, "input_dim", 1, VAEI_MAX_INPUT, 784, INTEGRAL | ARCH},
-    [S_LATENT_DIM] = {VAE_PARAM_LATENT_DIM, "latent_dim", 1, VAEI_MAX_LATENT, 2, INTEGRAL | ARCH},
-    [S_COND_DIM] = {VAE_PARAM_COND_DIM, "cond_dim", 0, VAEI_MAX_COND, 0, INTEGRAL | ARCH},
-    [S_ACTIVATION] = {VAE_PARAM_ACTIVATION, "activation", 0, 4, VAE_ACTIVATION_RELU, INTEGRAL | ARCH},
-    [S_LIKELIHOOD] = {VAE_PARAM_LIKELIHOOD, "likelihood", 0, 2, VAE_LIKELIHOOD_BERNOULLI, INTEGRAL | ARCH},
-    [S_SEED] = {VAE_PARAM_SEED, "seed", 0, 9007199254740992.0 /* 2^53 */, 1, INTEGRAL | ARCH},
-    [S_LEAKY_SLOPE] = {VAE_PARAM_LEAKY_SLOPE, "leaky_slope", 0, 1, 0.01, ARCH},
-    [S_BETA] = {VAE_PARAM_BETA, "beta", 0, 1e6, 1, 0},
-    [S_KL_SCHEDULE] = {VAE_PARAM_KL_SCHEDULE, "kl_schedule", 0, 2, VAE_KL_CONSTANT, INTEGRAL},
-    [S_KL_WARMUP_STEPS] = {VAE_PARAM_KL_WARMUP_STEPS, "kl_warmup_steps", 0, 1e12, 0, INTEGRAL},
-    [S_KL_CYCLE_STEPS] = {VAE_PARAM_KL_CYCLE_STEPS, "kl_cycle_steps", 0, 1e12, 0, INTEGRAL},
-    [S_FREE_BITS] = {VAE_PARAM_FREE_BITS, "free_bits", 0, 1e3, 0, 0},
-    [S_BINARIZE] = {VAE_PARAM_BINARIZE, "binarize", 0, 1, 0, INTEGRAL},
-    [S_GAUSSIAN_LOGVAR] = {VAE_PARAM_GAUSSIAN_LOGVAR, "gaussian_logvar", -20, 20, 0, 0},
-    [S_LOGVAR_MIN] = {VAE_PARAM_LOGVAR_MIN, "logvar_min", -80, 80, -30, 0},
-    [S_LOGVAR_MAX] = {VAE_PARAM_LOGVAR_MAX, "logvar_max", -80, 80, 20, 0},
-    [S_EVAL_USE_MEAN] = {VAE_PARAM_EVAL_USE_MEAN, "eval_use_mean", 0, 1, 0, INTEGRAL},
-    [S_PRECISION] = {VAE_PARAM_PRECISION, "precision", 0, 1, VAE_PRECISION_FP32, INTEGRAL},
+#define ROW(NAME, name, lo, hi, def, flags) [S_##NAME] = {VAE_PARAM_##NAME, name, lo, hi, def, flags},
+    VAEI_SETTINGS(ROW)
+#undef ROW
 };
 
+/* A switch over the enum without a default: a vae_param the table lacks is
+ * a compile error (-Wswitch), and so is one it names twice. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch"
+#endif
 int vaei_param_slot(vae_param p)
 {
-    for (int i = 0; i < VAEI_NSLOTS; i++)
-        if (params[i].id == p) return i;
+    switch (p) {
+#define CASE(NAME, ...) \
+    case VAE_PARAM_##NAME: return S_##NAME;
+        VAEI_SETTINGS(CASE)
+#undef CASE
+    }
     return -1;
+}
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+vae_param vaei_param_id(int slot)
+{
+    return params[slot].id;
+}
+
+unsigned vaei_param_flags(int slot)
+{
+    return params[slot].flags;
 }
 
 int vaei_param_is_arch(int slot)
 {
-    return (params[slot].flags & ARCH) != 0;
+    return (params[slot].flags & VAEI_ARCH) != 0;
 }
 
 vae_status vaei_param_check(int slot, double v)
@@ -56,7 +61,7 @@ vae_status vaei_param_check(int slot, double v)
     VAEI_CHECK(isfinite(v) && v >= params[slot].lo && v <= params[slot].hi,
                VAE_ERR_INVALID_ARGUMENT, "%s = %g is outside [%g, %g]", params[slot].name, v,
                params[slot].lo, params[slot].hi);
-    VAEI_CHECK(!(params[slot].flags & INTEGRAL) || v == floor(v), VAE_ERR_INVALID_ARGUMENT,
+    VAEI_CHECK(!(params[slot].flags & VAEI_INTEGRAL) || v == floor(v), VAE_ERR_INVALID_ARGUMENT,
                "%s = %g must be a whole number", params[slot].name, v);
     VAEI_CHECK(slot != S_PRECISION || v != VAE_PRECISION_BF16 || vaei_bf16_sgemm() != NULL,
                VAE_ERR_UNAVAILABLE, "precision bf16 needs AVX512_BF16, which %s",

@@ -1,7 +1,6 @@
 /*
- * Model settings: a table of parameters (range, default, whether integral,
- * whether architecture) and the value store shared by vae_config and the
- * model, which keeps its own copy.
+ * Model settings: the table of parameters (range, default, flags) and the
+ * value store shared by vae_config and the model, which keeps its own copy.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -10,24 +9,56 @@
 
 #include <stddef.h>
 
+#include "layerspec.h" /* VAEI_MAX_INPUT, VAEI_MAX_SPEC */
 #include "vae/vae.h"
 
 enum {
     VAEI_MAX_LAYERS = 16,
     VAEI_MAX_WIDTH = 65536,
-    VAEI_MAX_INPUT = 1 << 24,
     VAEI_MAX_LATENT = 4096,
-    VAEI_MAX_COND = 65536,
-    VAEI_MAX_SPEC = 512 /* bytes of a layer-spec string, its NUL included */
+    VAEI_MAX_COND = 65536
 };
 
-/* Dense slots of the parameters, in the order of the table in config.c. */
+/* The model's settings, the one list of them: X(NAME, name, lo, hi,
+ * default, flags) per public VAE_PARAM_NAME, in slot order. config.c's
+ * checks and defaults, the S_* slots, the checkpoint's ARCH chunk (the
+ * VAEI_STORED ones, in this order) and the workers' shape check (the
+ * VAEI_SHAPE ones) all come from it; vaei_param_slot() refuses to compile
+ * unless it names every vae_param exactly once. */
+#define VAEI_SETTINGS(X)                                                                          \
+    X(INPUT_DIM, "input_dim", 1, VAEI_MAX_INPUT, 784, VAEI_INTEGRAL | VAEI_ARCH | VAEI_SHAPE)      \
+    X(LATENT_DIM, "latent_dim", 1, VAEI_MAX_LATENT, 2, VAEI_INTEGRAL | VAEI_ARCH | VAEI_SHAPE)     \
+    X(COND_DIM, "cond_dim", 0, VAEI_MAX_COND, 0, VAEI_INTEGRAL | VAEI_ARCH | VAEI_SHAPE)           \
+    X(ACTIVATION, "activation", 0, 4, VAE_ACTIVATION_RELU, VAEI_INTEGRAL | VAEI_ARCH | VAEI_SHAPE) \
+    X(LIKELIHOOD, "likelihood", 0, 2, VAE_LIKELIHOOD_BERNOULLI,                                    \
+      VAEI_INTEGRAL | VAEI_ARCH | VAEI_SHAPE)                                                      \
+    X(SEED, "seed", 0, 9007199254740992.0 /* 2^53 */, 1, VAEI_INTEGRAL | VAEI_ARCH)               \
+    X(LEAKY_SLOPE, "leaky_slope", 0, 1, 0.01, VAEI_ARCH)                                           \
+    X(BETA, "beta", 0, 1e6, 1, 0)                                                                  \
+    X(KL_SCHEDULE, "kl_schedule", 0, 2, VAE_KL_CONSTANT, VAEI_INTEGRAL)                            \
+    X(KL_WARMUP_STEPS, "kl_warmup_steps", 0, 1e12, 0, VAEI_INTEGRAL)                               \
+    X(KL_CYCLE_STEPS, "kl_cycle_steps", 0, 1e12, 0, VAEI_INTEGRAL)                                 \
+    X(FREE_BITS, "free_bits", 0, 1e3, 0, 0)                                                        \
+    X(BINARIZE, "binarize", 0, 1, 0, VAEI_INTEGRAL)                                                \
+    X(GAUSSIAN_LOGVAR, "gaussian_logvar", -20, 20, 0, 0)                                           \
+    X(LOGVAR_MIN, "logvar_min", -80, 80, -30, 0)                                                   \
+    X(LOGVAR_MAX, "logvar_max", -80, 80, 20, 0)                                                    \
+    X(EVAL_USE_MEAN, "eval_use_mean", 0, 1, 0, VAEI_INTEGRAL)                                      \
+    X(PRECISION, "precision", 0, 1, VAE_PRECISION_FP32, VAEI_INTEGRAL | VAEI_LOCAL)
+
+/* Flags of a setting. */
+enum {
+    VAEI_INTEGRAL = 1, /* a whole number */
+    VAEI_ARCH = 2,     /* fixed once the model exists */
+    VAEI_SHAPE = 4,    /* workers that train together must agree on it */
+    VAEI_LOCAL = 8     /* how this process computes, not what: no checkpoint stores it */
+};
+
+/* The settings' slots in struct vae_config's v, in table order. */
 enum vaei_slot {
-    S_INPUT_DIM, S_LATENT_DIM, S_COND_DIM, S_ACTIVATION, S_LIKELIHOOD, S_SEED,
-    S_LEAKY_SLOPE,
-    S_BETA, S_KL_SCHEDULE, S_KL_WARMUP_STEPS, S_KL_CYCLE_STEPS, S_FREE_BITS, S_BINARIZE,
-    S_GAUSSIAN_LOGVAR, S_LOGVAR_MIN, S_LOGVAR_MAX, S_EVAL_USE_MEAN,
-    S_PRECISION,
+#define VAEI_SLOT_(name, ...) S_##name,
+    VAEI_SETTINGS(VAEI_SLOT_)
+#undef VAEI_SLOT_
     VAEI_NSLOTS
 };
 
@@ -44,6 +75,9 @@ struct vae_config {
 
 /* Slot of a public parameter, or -1. */
 int vaei_param_slot(vae_param p);
+/* The public id of a slot, and its VAEI_* flags. */
+vae_param vaei_param_id(int slot);
+unsigned vaei_param_flags(int slot);
 /* Whether a slot is fixed once the model exists. */
 int vaei_param_is_arch(int slot);
 /* Validate value for slot; records the reason on failure. */

@@ -1,12 +1,13 @@
 /*
- * Layer specs and the per-layer passes. A convolution is lowered to one
- * GEMM over the whole batch through the column matrix (kernels/im2col.h):
+ * Layers: the shapes a spec implies (lib/layerspec.c reads it), and the
+ * per-layer passes. A convolution is lowered to one GEMM over the whole
+ * batch through the column matrix (kernels/im2col.h):
  *   conv    Y [n*ho*wo x co] = col(X) W,     W [k*k*ci x co]
  *           dW = col(X)^T dY,  dX = col2im(dY W^T)
  *   deconv  Y = col2im(X W),                 W [ci x k*k*co]
  *           dW = X^T col(dY),  dX = col(dY) W^T
  * so every GEMM level serves them, and the column buffer is the model's
- * workspace (no allocation in a step).
+ * workspace (vaei_layer_ctx; no allocation in a step).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,86 +18,9 @@
 #include "error.h"
 #include "kernels/kernels.h"
 #include "layers.h"
+#include "layerspec.h"
 
-enum { MAX_KERNEL = 64, MAX_PAD = 64, MAX_CHANNELS = 65536, MAX_COLUMN = 1 << 28 };
-
-static const char *const ACT_NAMES[] = {"relu", "tanh", "leaky_relu", "elu", "softplus"};
-
-/* One token: kind name and up to 4 numbers. Returns 0 on a syntax error. */
-typedef struct {
-    char name[16];
-    size_t v[4];
-    int nv;
-} token;
-
-static int parse_token(const char *s, size_t len, token *t)
-{
-    memset(t, 0, sizeof *t);
-    size_t i = 0;
-    while (i < len && s[i] != ':') i++;
-    if (i == 0 || i >= sizeof t->name) return 0;
-    memcpy(t->name, s, i);
-    while (i < len) {
-        if (t->nv == 4 || s[i] != ':') return 0;
-        i++;
-        size_t v = 0, digits = 0;
-        for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 9; i++, digits++)
-            v = v * 10 + (size_t)(s[i] - '0');
-        if (digits == 0 || (i < len && s[i] != ':')) return 0;
-        t->v[t->nv++] = v;
-    }
-    return 1;
-}
-
-static int act_of(const char *name)
-{
-    for (int a = 0; a < 5; a++)
-        if (!strcmp(name, ACT_NAMES[a])) return a;
-    return -1;
-}
-
-/* Arity of a layer or reshape token, -1 when the name is unknown. */
-static int arity(const char *name)
-{
-    if (!strcmp(name, "dense")) return 1;
-    if (!strcmp(name, "conv") || !strcmp(name, "deconv")) return 4;
-    if (!strcmp(name, "reshape")) return 3;
-    return act_of(name) >= 0 ? 0 : -1;
-}
-
-/* Calls fn on each token of spec; stops at the first failure. */
-typedef vae_status (*token_fn)(void *ctx, const token *t);
-
-static vae_status each_token(const char *spec, token_fn fn, void *ctx)
-{
-    const char *s = spec;
-    while (*s) {
-        const char *e = strchr(s, ',');
-        const size_t len = e ? (size_t)(e - s) : strlen(s);
-        token t;
-        VAEI_CHECK(parse_token(s, len, &t) && arity(t.name) == t.nv, VAE_ERR_INVALID_ARGUMENT,
-                   "layer spec: cannot read \"%.*s\" (dense:N, conv:C:K:S:P, deconv:C:K:S:P, "
-                   "reshape:C:H:W or an activation)", (int)len, s);
-        for (int k = 0; k < t.nv; k++) {
-            const int pad = k == 3;
-            VAEI_CHECK(t.v[k] <= (pad ? MAX_PAD : t.nv == 4 && k ? MAX_KERNEL : VAEI_MAX_INPUT) &&
-                           (pad || t.v[k] >= 1),
-                       VAE_ERR_INVALID_ARGUMENT, "layer spec: \"%.*s\": number %d out of range",
-                       (int)len, s, k + 1);
-        }
-        if (fn) VAEI_TRY(fn(ctx, &t));
-        s = e ? e + 1 : s + len;
-        VAEI_CHECK(!e || *s, VAE_ERR_INVALID_ARGUMENT, "layer spec ends with a comma");
-    }
-    return VAE_OK;
-}
-
-vae_status vaei_spec_check(const char *spec)
-{
-    VAEI_CHECK(strlen(spec) < VAEI_MAX_SPEC, VAE_ERR_INVALID_ARGUMENT,
-               "layer spec is longer than %d bytes", VAEI_MAX_SPEC - 1);
-    return each_token(spec, NULL, NULL);
-}
+enum { MAX_CHANNELS = 65536, MAX_COLUMN = 1 << 28 };
 
 /* ------------------------------------------------------------------------ */
 /* Shapes                                                                   */
@@ -144,7 +68,7 @@ static vae_status plan_dense(planner *p, size_t out)
     return VAE_OK;
 }
 
-static vae_status plan_conv(planner *p, const token *t, int kind)
+static vae_status plan_conv(planner *p, const vaei_spec_token *t, int kind)
 {
     VAEI_CHECK(p->c > 0, VAE_ERR_INVALID_ARGUMENT,
                "%s: %s needs an image (reshape:C:H:W first, or the input shape)",
@@ -192,10 +116,10 @@ static vae_status plan_conv(planner *p, const token *t, int kind)
     return VAE_OK;
 }
 
-static vae_status plan_token(void *ctx, const token *t)
+static vae_status plan_token(void *ctx, const vaei_spec_token *t)
 {
     planner *p = ctx;
-    const int a = act_of(t->name);
+    const int a = vaei_spec_activation(t->name);
     if (a >= 0) {
         VAEI_CHECK(p->nl > 0 && p->ly[p->nl - 1].act < 0, VAE_ERR_INVALID_ARGUMENT,
                    "%s: activation %s follows no layer", p->side ? "decoder" : "encoder", t->name);
@@ -242,7 +166,7 @@ vae_status vaei_layers_plan(const struct vae_config *c, int side, vaei_layer *ly
     VAEI_CHECK(!side || !c->shape[0] || c->shape[0] * c->shape[1] * c->shape[2] == D,
                VAE_ERR_INVALID_ARGUMENT, "input shape %zux%zux%zu is not %zu values",
                c->shape[0], c->shape[1], c->shape[2], D);
-    VAEI_TRY(each_token(c->spec[side], plan_token, &p));
+    VAEI_TRY(vaei_spec_each(c->spec[side], plan_token, &p));
     const vaei_layer *last = p.nl ? &ly[p.nl - 1] : NULL;
     if (!side) VAEI_TRY(plan_dense(&p, 2 * L));
     else if (!last || last->act >= 0 || last->out != D) VAEI_TRY(plan_dense(&p, D));
@@ -268,85 +192,85 @@ static size_t out_channels(const vaei_layer *ly)
 
 /* A layer's product at the model's precision: with bf16, the large ones
  * run on bfloat16 operands with float32 sums (dispatch.c). */
-#define GEMM(m, ...) vaei_gemm_prec((int)VAEI_CFG(m, S_PRECISION), __VA_ARGS__)
+#define GEMM(c, ...) vaei_gemm_prec((c)->precision, __VA_ARGS__)
 
-vae_status vaei_layer_forward(vae_model *m, const vaei_layer *ly, const float *x, size_t ldx,
-                              const float *cond, size_t ldc, size_t n, float *y)
+vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
+                              size_t ldx, const float *cond, size_t ldc, size_t n, float *y)
 {
-    const float *W = m->params + ly->w;
+    const float *W = cx->params + ly->w;
     const vaei_conv_geom *g = &ly->g;
     const size_t kk = g->k * g->k;
-    float *col = m->ws.col;
+    float *col = cx->col;
     switch (ly->kind) {
     case VAEI_DENSE: /* y = x W_x (+ c W_c) */
-        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n, ly->out, ly->in, 1.0f, x, ldx, W,
+        VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_NO_TRANS, n, ly->out, ly->in, 1.0f, x, ldx, W,
                            ly->out, 0.0f, y, ly->out));
         if (ly->cond)
-            VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n, ly->out, ly->cond, 1.0f, cond, ldc,
+            VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_NO_TRANS, n, ly->out, ly->cond, 1.0f, cond, ldc,
                                W + ly->in * ly->out, ly->out, 1.0f, y, ly->out));
         break;
     case VAEI_CONV: /* Y [n*ho*wo x co] = col(X) W */
         vaei_im2col(x, ldx, n, g, col);
-        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n * g->ho * g->wo, ly->ch, kk * g->c, 1.0f,
+        VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_NO_TRANS, n * g->ho * g->wo, ly->ch, kk * g->c, 1.0f,
                            col, kk * g->c, W, ly->ch, 0.0f, y, ly->ch));
         break;
     default: /* Y = col2im(X W), X [n*hi*wi x ci] */
-        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_NO_TRANS, n * g->ho * g->wo, kk * g->c, ly->ch, 1.0f,
+        VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_NO_TRANS, n * g->ho * g->wo, kk * g->c, ly->ch, 1.0f,
                            x, ly->ch, W, kk * g->c, 0.0f, col, kk * g->c));
         vaei_col2im(col, n, g, y);
         break;
     }
     /* y = act(y + b), one bias per output channel */
-    vaei_bias_act(y, n * vaei_layer_rows(ly), out_channels(ly), m->params + ly->b, ly->act,
-                  (float)VAEI_CFG(m, S_LEAKY_SLOPE));
+    vaei_bias_act(y, n * vaei_layer_rows(ly), out_channels(ly), cx->params + ly->b, ly->act,
+                  cx->leaky_slope);
     return VAE_OK;
 }
 
-static vae_status dense_backward(vae_model *m, const vaei_layer *ly, const float *x,
+static vae_status dense_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
                                  size_t ldx, const float *cond, size_t ldc, size_t n,
                                  const float *g, float *dx, size_t width)
 {
-    float *dW = m->grads + ly->w;
-    const float *W = m->params + ly->w;
+    float *dW = cx->grads + ly->w;
+    const float *W = cx->params + ly->w;
     /* dW = [x | c]^T g; dx = g W^T over the first `width` rows of W */
-    VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, ly->in, ly->out, n, 1.0f, x, ldx, g, ly->out,
+    VAEI_TRY(GEMM(cx, VAE_TRANS, VAE_NO_TRANS, ly->in, ly->out, n, 1.0f, x, ldx, g, ly->out,
                        0.0f, dW, ly->out));
     if (ly->cond)
-        VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, ly->cond, ly->out, n, 1.0f, cond, ldc, g,
+        VAEI_TRY(GEMM(cx, VAE_TRANS, VAE_NO_TRANS, ly->cond, ly->out, n, 1.0f, cond, ldc, g,
                            ly->out, 0.0f, dW + ly->in * ly->out, ly->out));
     if (dx)
-        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_TRANS, n, width, ly->out, 1.0f, g, ly->out, W,
+        VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_TRANS, n, width, ly->out, 1.0f, g, ly->out, W,
                            ly->out, 0.0f, dx, width));
     return VAE_OK;
 }
 
-vae_status vaei_layer_backward(vae_model *m, const vaei_layer *ly, const float *x, size_t ldx,
-                               const float *cond, size_t ldc, size_t n, const float *g,
-                               float *dx, size_t width)
+vae_status vaei_layer_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
+                               size_t ldx, const float *cond, size_t ldc, size_t n,
+                               const float *g, float *dx, size_t width)
 {
-    vaei_col_sums(m->grads + ly->b, g, n * vaei_layer_rows(ly), out_channels(ly));
-    if (ly->kind == VAEI_DENSE) return dense_backward(m, ly, x, ldx, cond, ldc, n, g, dx, width);
-    float *dW = m->grads + ly->w, *col = m->ws.col;
-    const float *W = m->params + ly->w;
+    vaei_col_sums(cx->grads + ly->b, g, n * vaei_layer_rows(ly), out_channels(ly));
+    if (ly->kind == VAEI_DENSE) return dense_backward(cx, ly, x, ldx, cond, ldc, n, g, dx, width);
+    float *dW = cx->grads + ly->w, *col = cx->col;
+    const float *W = cx->params + ly->w;
     const vaei_conv_geom *geo = &ly->g;
     const size_t rows = n * geo->ho * geo->wo, kkc = geo->k * geo->k * geo->c;
     if (ly->kind == VAEI_CONV) {
         /* dW = col(X)^T dY; dX = col2im(dY W^T) */
         vaei_im2col(x, ldx, n, geo, col);
-        VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, kkc, ly->ch, rows, 1.0f, col, kkc, g, ly->ch,
+        VAEI_TRY(GEMM(cx, VAE_TRANS, VAE_NO_TRANS, kkc, ly->ch, rows, 1.0f, col, kkc, g, ly->ch,
                            0.0f, dW, ly->ch));
         if (!dx) return VAE_OK;
-        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_TRANS, rows, kkc, ly->ch, 1.0f, g, ly->ch, W,
+        VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_TRANS, rows, kkc, ly->ch, 1.0f, g, ly->ch, W,
                            ly->ch, 0.0f, col, kkc));
         vaei_col2im(col, n, geo, dx);
         return VAE_OK;
     }
     /* deconv: dW = X^T col(dY); dX = col(dY) W^T */
     vaei_im2col(g, geo->h * geo->w * geo->c, n, geo, col);
-    VAEI_TRY(GEMM(m, VAE_TRANS, VAE_NO_TRANS, ly->ch, kkc, rows, 1.0f, x, ly->ch, col, kkc,
+    VAEI_TRY(GEMM(cx, VAE_TRANS, VAE_NO_TRANS, ly->ch, kkc, rows, 1.0f, x, ly->ch, col, kkc,
                        0.0f, dW, kkc));
     if (dx)
-        VAEI_TRY(GEMM(m, VAE_NO_TRANS, VAE_TRANS, rows, ly->ch, kkc, 1.0f, col, kkc, W, kkc,
+        VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_TRANS, rows, ly->ch, kkc, 1.0f, col, kkc, W, kkc,
                            0.0f, dx, ly->ch));
     return VAE_OK;
 }

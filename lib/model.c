@@ -321,6 +321,14 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
 /* Forward                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* What the layers' passes take from the model (lib/layers.c). */
+static vaei_layer_ctx layer_ctx(const vae_model *m)
+{
+    const vaei_layer_ctx cx = {m->params, m->grads, m->ws.col, (int)VAEI_CFG(m, S_PRECISION),
+                               (float)VAEI_CFG(m, S_LEAKY_SLOPE)};
+    return cx;
+}
+
 /* Hidden layers then the output layer of one side, each layer followed by
  * its activation (none after the last). The conditioning columns, when a
  * layer past the first takes them, are the tail of the side's input. The
@@ -332,8 +340,9 @@ static vae_status side_forward(vae_model *m, const vaei_layer *ly, size_t nl, fl
 {
     const float *cond = in + cond_at;
     const size_t ldc = ldin;
+    const vaei_layer_ctx cx = layer_ctx(m);
     for (size_t l = 0; l < nl; l++) {
-        VAEI_TRY(vaei_layer_forward(m, &ly[l], in, ldin, cond, ldc, n, h[l]));
+        VAEI_TRY(vaei_layer_forward(&cx, &ly[l], in, ldin, cond, ldc, n, h[l]));
         in = h[l];
         ldin = ly[l].out;
     }
@@ -373,11 +382,12 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
                                 float **g, float **spare, size_t keep)
 {
     const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
+    const vaei_layer_ctx cx = layer_ctx(m);
     for (size_t l = nl; l-- > 0;) {
         const float *x = l ? h[l - 1] : in;
         const size_t ldx = l ? ly[l - 1].out : ldin;
         const size_t width = l ? ly[l].in : keep;
-        VAEI_TRY(vaei_layer_backward(m, &ly[l], x, ldx, in + cond_at, ldin, n, *g,
+        VAEI_TRY(vaei_layer_backward(&cx, &ly[l], x, ldx, in + cond_at, ldin, n, *g,
                                      width ? *spare : NULL, width));
         if (width == 0) continue;
         if (l && ly[l - 1].act >= 0)

@@ -15,28 +15,9 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "kernels/im2col.h"
+#include "layers.h"
 #include "rng.h"
 #include "vae/vae.h"
-
-enum { VAEI_DENSE = 0, VAEI_CONV = 1, VAEI_DECONV = 2 };
-
-/* One layer and the activation after it (lib/layers.c has the math).
- * dense:  y = [x | c] W + b, W [(in + cond) x out], c the side input's
- *         conditioning columns when cond > 0.
- * conv:   g is its input image; W [k*k*ci x co] (taps in im2col order).
- * deconv: the transpose of a conv from its output image g to its input;
- *         W [ci x k*k*co]. Images are channels-last (im2col.h). */
-typedef struct vaei_layer {
-    size_t in, out;  /* floats per row (image) in and out; cond excluded */
-    size_t w, b;     /* offsets of W and b [out channels] in the parameter buffer */
-    size_t np;       /* floats of W and b together */
-    size_t cond;     /* dense only: conditioning columns appended to the input */
-    size_t fan_in;   /* PyTorch's fan_in: the initialisation bound is 1/sqrt(fan_in) */
-    size_t ch;       /* conv: output channels; deconv: input channels */
-    int kind, act;   /* VAEI_DENSE...; a vae_activation, or -1 for none */
-    vaei_conv_geom g;
-} vaei_layer;
 
 typedef struct vaei_tensor {
     char name[32];

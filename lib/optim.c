@@ -8,38 +8,33 @@
 
 #include "error.h"
 #include "kernels/elementwise.h"
-#include "model.h"
 #include "optim.h"
 
+/* The settings, the one table of them: kinds, range, defaults. A kind's
+ * unused settings keep their defaults all the same (Adam's for SGD), as a
+ * checkpoint stores all six. */
+#define ADAM (1u << VAE_OPTIM_ADAM)
+#define SGD (1u << VAE_OPTIM_SGD)
 static const struct {
     const char *name;
     double lo, hi;
+    double def[2]; /* by vae_optim_kind */
     unsigned kinds; /* bit k: used by vae_optim_kind k */
-} bounds[VAEI_OPTIM_NPARAMS + 1] = {
-#define ADAM (1u << VAE_OPTIM_ADAM)
-#define SGD (1u << VAE_OPTIM_SGD)
-    [VAE_OPTIM_LR] = {"learning rate", 0, 1e3, ADAM | SGD},
-    [VAE_OPTIM_BETA1] = {"beta1", 0, 0.999999, ADAM},
-    [VAE_OPTIM_BETA2] = {"beta2", 0, 0.999999999, ADAM},
-    [VAE_OPTIM_EPS] = {"eps", 0, 1, ADAM},
-    [VAE_OPTIM_WEIGHT_DECAY] = {"weight decay", 0, 1e3, ADAM | SGD},
-    [VAE_OPTIM_MOMENTUM] = {"momentum", 0, 0.999999, SGD},
+} settings[VAEI_OPTIM_NPARAMS + 1] = {
+    [VAE_OPTIM_LR] = {"learning rate", 0, 1e3, {1e-3, 1e-2}, ADAM | SGD},
+    [VAE_OPTIM_BETA1] = {"beta1", 0, 0.999999, {0.9, 0.9}, ADAM},
+    [VAE_OPTIM_BETA2] = {"beta2", 0, 0.999999999, {0.999, 0.999}, ADAM},
+    [VAE_OPTIM_EPS] = {"eps", 0, 1, {1e-8, 1e-8}, ADAM},
+    [VAE_OPTIM_WEIGHT_DECAY] = {"weight decay", 0, 1e3, {0, 0}, ADAM | SGD},
+    [VAE_OPTIM_MOMENTUM] = {"momentum", 0, 0.999999, {0, 0}, SGD},
+};
 #undef ADAM
 #undef SGD
-};
 
-static const char *kind_name(vae_optim_kind kind)
+static vae_status check_kind(vae_optim_kind kind)
 {
-    return kind == VAE_OPTIM_ADAM ? "Adam" : "SGD";
-}
-
-vae_status vaei_optim_param_check(vae_optim_param p, double value)
-{
-    VAEI_CHECK(p >= VAE_OPTIM_LR && p <= VAE_OPTIM_MOMENTUM, VAE_ERR_INVALID_ARGUMENT,
-               "unknown optimizer parameter %d", (int)p);
-    VAEI_CHECK(isfinite(value) && value >= bounds[p].lo && value <= bounds[p].hi,
-               VAE_ERR_INVALID_ARGUMENT, "%s = %g is outside [%g, %g]", bounds[p].name, value,
-               bounds[p].lo, bounds[p].hi);
+    VAEI_CHECK(kind == VAE_OPTIM_ADAM || kind == VAE_OPTIM_SGD, VAE_ERR_INVALID_ARGUMENT,
+               "unknown optimizer kind %d", (int)kind);
     return VAE_OK;
 }
 
@@ -47,12 +42,19 @@ vae_status vaei_optim_param_check(vae_optim_param p, double value)
  * accepted and silently do nothing. */
 static vae_status check_used(vae_optim_kind kind, vae_optim_param p)
 {
-    VAEI_CHECK(kind == VAE_OPTIM_ADAM || kind == VAE_OPTIM_SGD, VAE_ERR_INVALID_ARGUMENT,
-               "unknown optimizer kind %d", (int)kind);
+    VAEI_TRY(check_kind(kind));
     VAEI_CHECK(p >= VAE_OPTIM_LR && p <= VAE_OPTIM_MOMENTUM, VAE_ERR_INVALID_ARGUMENT,
                "unknown optimizer parameter %d", (int)p);
-    VAEI_CHECK(bounds[p].kinds & (1u << kind), VAE_ERR_INVALID_ARGUMENT,
-               "%s has no setting %s", kind_name(kind), bounds[p].name);
+    VAEI_CHECK(settings[p].kinds & (1u << kind), VAE_ERR_INVALID_ARGUMENT,
+               "%s has no setting %s", kind == VAE_OPTIM_ADAM ? "Adam" : "SGD", settings[p].name);
+    return VAE_OK;
+}
+
+vae_status vaei_optim_param_check(vae_optim_param p, double value)
+{
+    VAEI_CHECK(isfinite(value) && value >= settings[p].lo && value <= settings[p].hi,
+               VAE_ERR_INVALID_ARGUMENT, "%s = %g is outside [%g, %g]", settings[p].name, value,
+               settings[p].lo, settings[p].hi);
     return VAE_OK;
 }
 
@@ -60,30 +62,27 @@ vae_status vae_optimizer_param_bounds(vae_optim_kind kind, vae_optim_param p, do
                                       double *hi)
 {
     VAEI_TRY(check_used(kind, p));
-    if (lo) *lo = bounds[p].lo;
-    if (hi) *hi = bounds[p].hi;
+    if (lo) *lo = settings[p].lo;
+    if (hi) *hi = settings[p].hi;
     return VAE_OK;
 }
 
 vae_status vaei_optimizer_new(vae_optimizer **out, vae_model *model, vae_optim_kind kind)
 {
-    VAEI_CHECK(kind == VAE_OPTIM_ADAM || kind == VAE_OPTIM_SGD, VAE_ERR_INVALID_ARGUMENT,
-               "unknown optimizer kind %d", (int)kind);
+    VAEI_TRY(check_kind(kind));
     vae_optimizer *o = calloc(1, sizeof *o);
     VAEI_CHECK(o != NULL, VAE_ERR_OUT_OF_MEMORY, "vae_optimizer_create: out of memory");
     o->model = model;
     o->kind = kind;
-    o->n = model->n_params;
-    o->hp[VAE_OPTIM_LR] = kind == VAE_OPTIM_ADAM ? 1e-3 : 1e-2;
-    o->hp[VAE_OPTIM_BETA1] = 0.9;
-    o->hp[VAE_OPTIM_BETA2] = 0.999;
-    o->hp[VAE_OPTIM_EPS] = 1e-8;
+    o->n = vae_model_param_count(model);
+    for (int p = VAE_OPTIM_LR; p <= VAE_OPTIM_MOMENTUM; p++) o->hp[p] = settings[p].def[kind];
     o->m = calloc(o->n, sizeof *o->m);
     o->v = kind == VAE_OPTIM_ADAM ? calloc(o->n, sizeof *o->v) : NULL;
     if (!o->m || (kind == VAE_OPTIM_ADAM && !o->v)) {
+        const size_t n = o->n;
         vae_optimizer_free(o);
         return vaei_fail(VAE_ERR_OUT_OF_MEMORY, "vae_optimizer_create: no memory for %zu parameters",
-                         model->n_params);
+                         n);
     }
     *out = o;
     return VAE_OK;
@@ -100,6 +99,7 @@ void vae_optimizer_free(vae_optimizer *opt)
     if (!opt) return;
     free(opt->m);
     free(opt->v);
+    free(opt->coll);
     free(opt);
 }
 
@@ -174,39 +174,37 @@ static void sgd(vae_optimizer *o, float *p, const float *g)
     for (size_t i = 0; i < o->n; i++) sgd_one(o, p[i], g[i], o->m[i], &p[i], &o->m[i]);
 }
 
-vae_status vae_optimizer_step(vae_optimizer *opt)
+size_t vaei_optimizer_update(vae_optimizer *opt, float *params, const float *grads)
 {
-    VAEI_CHECK_ARG(opt != NULL);
-    vae_model *model = opt->model;
-    if (opt->coll.allreduce) VAEI_TRY(vaei_collective_mean_grads(opt));
-    /* The counters never wrap (a checkpoint holding UINT64_MAX is refused). */
-    VAEI_CHECK(opt->t < UINT64_MAX && model->steps < UINT64_MAX, VAE_ERR_LIMIT,
-               "the step count is at its maximum");
     /* Commit only a finite update: the step is computed once without its
      * stores and refused, changing nothing, if any value would not be finite. */
     opt->t++;
     size_t bad;
     vaei_adam_args args;
     if (opt->kind == VAE_OPTIM_ADAM) {
-        args = adam_args(opt, model->params, model->grads);
+        args = adam_args(opt, params, grads);
         /* The kernel's arithmetic without its stores (lib/kernels): an
          * overflow of g^2 or of p, or 0/0 with eps 0 and zero moments,
          * would otherwise commit NaN to the model. */
         bad = vaei_adam_first_bad(&args, opt->n);
     } else {
-        bad = sgd_first_bad(opt, model->params, model->grads);
+        bad = sgd_first_bad(opt, params, grads);
     }
     if (bad < opt->n) {
         opt->t--;
-        return vaei_fail(VAE_ERR_NUMERIC,
-                         "step %llu: the update of parameter %zu is not finite (gradient %g); "
-                         "nothing was changed", (unsigned long long)model->steps, bad,
-                         (double)model->grads[bad]);
+        return bad;
     }
     if (opt->kind == VAE_OPTIM_ADAM)
         vaei_adam(&args, opt->n); /* lib/kernels: vectorised and threaded, same bits */
     else
-        sgd(opt, model->params, model->grads);
-    model->steps++;
-    return VAE_OK;
+        sgd(opt, params, grads);
+    return opt->n;
+}
+
+void vaei_optimizer_assign(vae_optimizer *dst, const vae_optimizer *src)
+{
+    memcpy(dst->hp, src->hp, sizeof dst->hp);
+    dst->t = src->t;
+    memcpy(dst->m, src->m, dst->n * sizeof *dst->m);
+    if (dst->v) memcpy(dst->v, src->v, dst->n * sizeof *dst->v);
 }

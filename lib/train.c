@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "objective.h"
 #include "optim.h"
+#include "step.h"
 
 /* The agreement vector carries a vae_loss as 5 doubles. */
 _Static_assert(sizeof(vae_loss) == 5 * sizeof(double), "vae_loss is 5 doubles");
@@ -114,23 +115,10 @@ vae_status vae_model_train_step(vae_model *m, vae_optimizer *opt, const float *x
                "the optimizer belongs to another model");
     const vaei_rng before = m->rng;
     const vae_status s = vae_model_backward(m, x, cond, n, loss);
-    if (s == VAE_OK) {
-        const vae_status u = vae_optimizer_step(opt);
-        if (u != VAE_OK) m->rng = before; /* the step failed whole */
-        return u;
-    }
-    if (!opt->coll.allreduce) return s;
-    /* The other workers are waiting in the gradient all-reduce: join it with
-     * a NaN, which makes the mean non-finite on every worker, so that all
-     * of them fail this step instead of waiting forever. */
-    char why[512];
-    snprintf(why, sizeof why, "%s", vae_last_error());
-    m->grads[0] = NAN;
-    vaei_quiet(1);
-    const vae_status ignored = vae_optimizer_step(opt);
-    vaei_quiet(0);
-    (void)ignored;
-    return vaei_restore(s, why);
+    if (s != VAE_OK) return vaei_step_abandon(opt, s);
+    const vae_status u = vae_optimizer_step(opt);
+    if (u != VAE_OK) m->rng = before; /* the step failed whole */
+    return u;
 }
 
 static void accumulate(vae_loss *sum, const vae_loss *l, double w)
@@ -214,7 +202,7 @@ typedef struct epoch_run {
 static vae_status plan_epoch(vae_model *m, const vae_optimizer *opt, const vae_dataset *ds,
                              size_t batch, epoch_plan *p)
 {
-    p->c = opt->coll.allreduce ? &opt->coll : NULL;
+    p->c = vaei_step_workers(opt);
     p->world = p->c ? (size_t)p->c->world : 1;
     p->rank = p->c ? (size_t)p->c->rank : 0;
     VAEI_CHECK(batch <= SIZE_MAX / p->world, VAE_ERR_INVALID_ARGUMENT,
