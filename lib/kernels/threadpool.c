@@ -86,6 +86,8 @@ static void run_parts(uint32_t gen, vaei_task_fn fn, void *ctx, int nparts)
     }
 }
 
+static void scratch_prepare(void);
+
 static void *worker_main(void *arg)
 {
     (void)arg;
@@ -108,6 +110,7 @@ static void *worker_main(void *arg)
         void *ctx = job.ctx;
         const int nparts = job.nparts;
         pthread_mutex_unlock(&mu);
+        scratch_prepare();
         run_parts((uint32_t)seen, fn, ctx, nparts);
     }
 }
@@ -193,10 +196,13 @@ void vaei_split(size_t count, size_t grain, int part, int nparts, size_t *begin,
     *end = (first + n) * grain < count ? (first + n) * grain : count;
 }
 
-/* Per-thread scratch, freed by the key's destructor when a thread exits. */
+/* Per-thread scratch, freed by the key's destructor when a thread exits.
+ * pooled_size[slot]: the largest size asked of a pooled slot on any thread. */
+enum { SLOTS = 4 };
+static size_t pooled_size[VAEI_SCRATCH_POOLED];
 typedef struct {
-    void *p[3];
-    size_t size[3];
+    void *p[SLOTS];
+    size_t size[SLOTS];
 } scratch_t;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
@@ -204,7 +210,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void scratch_free(void *arg)
 {
     scratch_t *s = arg;
-    for (int i = 0; i < 3; i++) free(s->p[i]);
+    for (int i = 0; i < SLOTS; i++) free(s->p[i]);
     free(s);
 }
 
@@ -231,8 +237,24 @@ void *vaei_scratch(int slot, size_t bytes)
         s->p[slot] = aligned_alloc(64, bytes);
         if (!s->p[slot]) return NULL;
         s->size[slot] = bytes;
+        if (slot < VAEI_SCRATCH_POOLED) {
+            size_t seen = __atomic_load_n(&pooled_size[slot], __ATOMIC_RELAXED);
+            while (seen < bytes && !__atomic_compare_exchange_n(&pooled_size[slot], &seen, bytes, 0,
+                                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            }
+        }
     }
     return s->p[slot];
+}
+
+/* A worker's pooled slots grown to what any thread has asked (out of
+ * memory: left as they are, vaei_scratch will say so when asked). */
+static void scratch_prepare(void)
+{
+    for (int slot = 0; slot < VAEI_SCRATCH_POOLED; slot++) {
+        const size_t bytes = __atomic_load_n(&pooled_size[slot], __ATOMIC_RELAXED);
+        if (bytes) (void)vaei_scratch(slot, bytes);
+    }
 }
 
 /* Stop the workers when the library is unloaded (dlclose), so that no
