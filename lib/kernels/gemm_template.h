@@ -48,7 +48,8 @@
  * thread's own blocks, the operand packed once for all threads, and the
  * skinny kernels' transposed op(B). */
 enum { SCRATCH_A, SCRATCH_B, SCRATCH_SHARED, SCRATCH_SKINNY_B };
-_Static_assert((int)SCRATCH_SHARED == (int)VAEI_SCRATCH_POOLED, "the packing buffers are the pooled slots");
+_Static_assert((int)SCRATCH_SHARED == (int)VAEI_SCRATCH_POOLED,
+               "the packing buffers are the pooled slots");
 
 #define INLINE static inline __attribute__((always_inline))
 
