@@ -1,5 +1,5 @@
 /*
- * The body of vae-train (examples/vae-train.c): its flags, the training
+ * The body of vae-train (examples/trainer.c): its flags, the training
  * loop, the checkpoints and the outputs. vae-train runs it alone;
  * vae-train-mpi runs it on every worker of an MPI job, through the hooks
  * below, and only worker 0 prints and writes files.

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <vae/vae.h>
+
 #include "cli.h"
-#include "vae/vae.h"
 
 enum { BATCH = 128, IMAGES = 60000, D = 784 };
 

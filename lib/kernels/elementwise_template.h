@@ -214,39 +214,52 @@ static double EW_SUFFIX(bce_logits)(size_t n, size_t d, const float *x, size_t l
     return vdacc_sum(sum);
 }
 
+/* Adam's constants, broadcast. */
+typedef struct {
+    vf b1, b2, c1, c2, wd, eps, step, ibc;
+} adam_vecs;
+
+INLINE adam_vecs adam_broadcast(const vaei_adam_args *a)
+{
+    return (adam_vecs){vset1(a->b1), vset1(a->b2),  vset1(a->c1),   vset1(a->c2),
+                       vset1(a->wd), vset1(a->eps), vset1(a->step), vset1(a->inv_sqrt_bc2)};
+}
+
+/* One vector of Adam at i: g' = g + wd p, m = b1 m + c1 g', v = b2 v + c2 g'^2
+ * into *m and *v; returns p - step m / (sqrt(v) ibc + eps). The reference's
+ * operations one for one (no FMA): the same bits. */
+INLINE vf adam_vec(const adam_vecs *k, const vaei_adam_args *a, size_t i, vf *m, vf *v)
+{
+    const vf p = vload(a->p + i);
+    const vf g = vadd(vload(a->g + i), vmul(k->wd, p));
+    *m = vadd(vmul(k->b1, vload(a->m + i)), vmul(k->c1, g));
+    *v = vadd(vmul(k->b2, vload(a->v + i)), vmul(vmul(k->c2, g), g));
+    return vsub(p, vdiv(vmul(k->step, *m), vadd(vmul(vsqrt(*v), k->ibc), k->eps)));
+}
+
 static void EW_SUFFIX(adam)(const vaei_adam_args *a, size_t begin, size_t end)
 {
-    const vf b1 = vset1(a->b1), b2 = vset1(a->b2), c1 = vset1(a->c1);
-    const vf c2 = vset1(a->c2), wd = vset1(a->wd), eps = vset1(a->eps);
-    const vf step = vset1(a->step), ibc = vset1(a->inv_sqrt_bc2);
+    const adam_vecs k = adam_broadcast(a);
     size_t i = begin;
-    /* The reference's operations one for one (no FMA): the same bits. */
     for (; i + VW <= end; i += VW) {
-        const vf p = vload(a->p + i);
-        const vf g = vadd(vload(a->g + i), vmul(wd, p));
-        const vf m = vadd(vmul(b1, vload(a->m + i)), vmul(c1, g));
-        const vf v = vadd(vmul(b2, vload(a->v + i)), vmul(vmul(c2, g), g));
+        vf m, v;
+        const vf q = adam_vec(&k, a, i, &m, &v);
         vstore(a->m + i, m);
         vstore(a->v + i, v);
-        vstore(a->p + i, vsub(p, vdiv(vmul(step, m), vadd(vmul(vsqrt(v), ibc), eps))));
+        vstore(a->p + i, q);
     }
     if (i < end) vaei_vec_ref.adam(a, i, end);
 }
 
 static int EW_SUFFIX(adam_ok)(const vaei_adam_args *a, size_t begin, size_t end)
 {
-    const vf b1 = vset1(a->b1), b2 = vset1(a->b2), c1 = vset1(a->c1);
-    const vf c2 = vset1(a->c2), wd = vset1(a->wd), eps = vset1(a->eps);
-    const vf step = vset1(a->step), ibc = vset1(a->inv_sqrt_bc2);
+    const adam_vecs k = adam_broadcast(a);
     vf acc = vzero();
     size_t i = begin;
     /* adam() above without its stores: x - x is 0 for finite lanes. */
     for (; i + VW <= end; i += VW) {
-        const vf p = vload(a->p + i);
-        const vf g = vadd(vload(a->g + i), vmul(wd, p));
-        const vf m = vadd(vmul(b1, vload(a->m + i)), vmul(c1, g));
-        const vf v = vadd(vmul(b2, vload(a->v + i)), vmul(vmul(c2, g), g));
-        const vf q = vsub(p, vdiv(vmul(step, m), vadd(vmul(vsqrt(v), ibc), eps)));
+        vf m, v;
+        const vf q = adam_vec(&k, a, i, &m, &v);
         acc = vadd(acc, vadd(vadd(vsub(m, m), vsub(v, v)), vsub(q, q)));
     }
     return vhsum(acc) == 0.0f && vaei_vec_ref.adam_ok(a, i, end);

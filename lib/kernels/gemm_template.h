@@ -30,7 +30,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -44,6 +43,13 @@
 #define NC 1024       /* columns of op(B) packed at once */
 #define SKINNY 8      /* k or n at most this: the unpacked kernels */
 #define MIN_FMA_PER_THREAD (1u << 18) /* below this a thread is not worth waking */
+
+/* The per-thread scratch slots (vaei_scratch): the packed A and B of a
+ * thread's own blocks, the operand packed once for all threads, and the
+ * skinny kernels' transposed op(B). */
+enum { SCRATCH_A, SCRATCH_B, SCRATCH_SHARED, SCRATCH_SKINNY_B };
+_Static_assert((int)SCRATCH_SHARED == (int)VAEI_SCRATCH_POOLED,
+               "the packing buffers are the pooled slots");
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -724,8 +730,8 @@ static void gemm_part(void *arg, int part, int nparts)
         vaei_split(g->n, VW, part, nparts, &b, &e);
         small_m(g, b, e);
     } else {
-        pk_t *abuf = job->sh.a ? NULL : vaei_scratch(0, abuf_floats() * sizeof(pk_t));
-        pk_t *bbuf = job->sh.b ? NULL : vaei_scratch(1, bbuf_floats() * sizeof(pk_t));
+        pk_t *abuf = job->sh.a ? NULL : vaei_scratch(SCRATCH_A, abuf_floats() * sizeof(pk_t));
+        pk_t *bbuf = job->sh.b ? NULL : vaei_scratch(SCRATCH_B, bbuf_floats() * sizeof(pk_t));
         if ((!job->sh.a && !abuf) || (!job->sh.b && !bbuf)) {
             /* No memory for packing: the reference still works. */
             vaei_split(g->m, 1, part, nparts, &b, &e);
@@ -742,6 +748,63 @@ static void gemm_part(void *arg, int part, int nparts)
             gemm_blocked(g, 0, g->m, b, e, abuf, bbuf, &job->sh);
         }
     }
+}
+
+/* small_k reads op(B) as rows [k x n], small_n reads op(B)^T [n x k]: B
+ * serves as it lies in one of the two layouts and is transposed into the
+ * calling thread's scratch in the other. The scratch grows to the largest
+ * such copy and is kept, so that a step of a size seen before allocates
+ * nothing. 0: out of memory. */
+static int skinny_operand(gemm_job *job)
+{
+    const gemm_args *g = job->g;
+    const int small_k_layout = g->k <= SKINNY;
+    if (small_k_layout == (g->tb == VAE_NO_TRANS)) {
+        job->skinny_b = g->b;
+        job->ld_skinny = g->ldb;
+        return 1;
+    }
+    const size_t rows = small_k_layout ? g->k : g->n, cols = small_k_layout ? g->n : g->k;
+    float *t = vaei_scratch(SCRATCH_SKINNY_B, rows * cols * sizeof *t);
+    if (!t) return 0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t q = 0; q < cols; q++) t[r * cols + q] = g->b[q * g->ldb + r];
+    job->skinny_b = t;
+    job->ld_skinny = cols;
+    return 1;
+}
+
+/* Threads for m n k FMAs: no more than the work can use. */
+static int gemm_threads(size_t m, size_t n, size_t k)
+{
+    int nt = vaei_threads();
+    const double fma = (double)m * (double)n * (double)k;
+    if (fma < (double)MIN_FMA_PER_THREAD * nt) nt = (int)(fma / MIN_FMA_PER_THREAD);
+    return nt < 1 ? 1 : nt;
+}
+
+/* With threads, the operand that every thread would otherwise pack for
+ * itself is packed once, by all of them, when it fits one block; C is then
+ * cut into OVERSPLIT parts per thread, taken as threads come free, which
+ * evens out a thread that the OS holds back. Returns the parts of C. */
+static int share_operand(gemm_job *job, int nt)
+{
+    enum { OVERSPLIT = 4 };
+    const gemm_args *g = job->g;
+    const size_t m = g->m, n = g->n;
+    const size_t a_width = (m + MR - 1) / MR * MR, b_width = n / NR * NR + (n % NR + VW - 1) / VW * VW;
+    const int share_a = !job->split_rows && m <= 2 * MC, share_b = job->split_rows && n <= NC;
+    if (nt == 1 || !(share_a || share_b)) return nt;
+    const size_t words = (share_a ? a_width : b_width) * KP(g->k);
+    pk_t *buf = vaei_scratch(SCRATCH_SHARED, words * sizeof(pk_t));
+    if (!buf) return nt;
+    job->sh_buf = buf;
+    if (share_a) job->sh.a_width = a_width;
+    if (share_b) job->sh.b_width = b_width;
+    vaei_parallel(nt, pack_part, job);
+    if (share_a) job->sh.a = buf;
+    if (share_b) job->sh.b = buf;
+    return nt * OVERSPLIT;
 }
 
 static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, size_t n,
@@ -764,63 +827,17 @@ static void GEMM_SUFFIX(sgemm)(vae_transpose ta, vae_transpose tb, size_t m, siz
     /* Split C along its longer side: each thread packs all of the other
      * operand, so that one should be the smaller. */
     gemm_job job = {&g, NULL, 0, m >= n, {NULL, NULL, 0, 0}, NULL};
-    float *owned = NULL;
-    if (k <= SKINNY || n <= SKINNY) {
-        /* small_k wants op(B) as rows [k x n], small_n wants op(B)^T [n x k]:
-         * B serves as it is in one layout, the other is copied. */
-        const int as_is = (k <= SKINNY) == (tb == VAE_NO_TRANS);
-        if (as_is) {
-            job.skinny_b = b;
-            job.ld_skinny = ldb;
-        } else {
-            const size_t rows = k <= SKINNY ? k : n, cols = k <= SKINNY ? n : k;
-            owned = malloc(rows * cols * sizeof *owned);
-            if (!owned) {
-                vaei_kernels_ref.sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-                return;
-            }
-            for (size_t r = 0; r < rows; r++)
-                for (size_t q = 0; q < cols; q++) owned[r * cols + q] = b[q * ldb + r];
-            job.skinny_b = owned;
-            job.ld_skinny = cols;
+    const int nt = gemm_threads(m, n, k);
+    if (k <= SKINNY || n <= SKINNY || (m <= SKINNY && tb == VAE_NO_TRANS)) {
+        if ((k <= SKINNY || n <= SKINNY) && !skinny_operand(&job)) {
+            vaei_kernels_ref.sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
         }
-    }
-    /* Threads: no more than the work can use. */
-    int nt = vaei_threads();
-    const double fma = (double)m * (double)n * (double)k;
-    if (fma < (double)MIN_FMA_PER_THREAD * nt) nt = (int)(fma / MIN_FMA_PER_THREAD);
-    if (nt < 1) nt = 1;
-    const int blocked = !(k <= SKINNY || n <= SKINNY || (m <= SKINNY && tb == VAE_NO_TRANS));
-    if (!blocked) {
         const size_t units = k <= SKINNY ? m : n <= SKINNY ? (m + VW - 1) / VW : (n + VW - 1) / VW;
-        if ((size_t)nt > units) nt = (int)units;
-        vaei_parallel(nt, gemm_part, &job);
-        free(owned);
+        vaei_parallel((size_t)nt > units ? (int)units : nt, gemm_part, &job);
         return;
     }
-    /* With threads, the operand that every thread would otherwise pack for
-     * itself is packed once, by all of them, when it fits one block; C is
-     * then cut into OVERSPLIT parts per thread, taken as threads come free,
-     * which evens out a thread that the OS holds back. */
-    enum { OVERSPLIT = 4 };
-    int parts = nt;
-    if (nt > 1) {
-        const size_t a_width = (m + MR - 1) / MR * MR, b_width = n / NR * NR + (n % NR + VW - 1) / VW * VW;
-        const int share_a = !job.split_rows && m <= 2 * MC, share_b = job.split_rows && n <= NC;
-        if (share_a || share_b) {
-            const size_t words = (share_a ? a_width : b_width) * KP(k);
-            pk_t *buf = vaei_scratch(2, words * sizeof(pk_t));
-            if (buf) {
-                job.sh_buf = buf;
-                if (share_a) job.sh.a_width = a_width;
-                if (share_b) job.sh.b_width = b_width;
-                vaei_parallel(nt, pack_part, &job);
-                if (share_a) job.sh.a = buf;
-                if (share_b) job.sh.b = buf;
-                parts = nt * OVERSPLIT;
-            }
-        }
-    }
+    int parts = share_operand(&job, nt);
     const size_t units = job.split_rows ? (m + MR - 1) / MR : (n + NR - 1) / NR;
     if ((size_t)parts > units) parts = (int)units;
     vaei_parallel(parts, gemm_part, &job);

@@ -86,9 +86,83 @@ static void run_parts(uint32_t gen, vaei_task_fn fn, void *ctx, int nparts)
     }
 }
 
+/* Per-thread scratch (vaei_scratch), freed by the key's destructor when a
+ * thread exits. A worker's is made by the thread that starts the worker
+ * and grown by vaei_parallel's caller while no job runs (grow_workers), so
+ * that a worker never allocates: which worker runs which part changes from
+ * job to job, and one that had not run a part before would otherwise
+ * allocate in some later step. */
+enum { SLOTS = 4 };
+typedef struct {
+    void *p[SLOTS];
+    size_t size[SLOTS];
+} scratch_t;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static scratch_t **worker_scratch;                /* [nworkers], each a worker's own */
+static size_t pooled_size[VAEI_SCRATCH_POOLED];   /* the most any thread asked */
+
+static void scratch_free(void *arg)
+{
+    scratch_t *s = arg;
+    for (int i = 0; i < SLOTS; i++) free(s->p[i]);
+    free(s);
+}
+
+static void scratch_init(void)
+{
+    (void)pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* Slot `slot` of s at least `bytes` long; NULL when out of memory. */
+static void *scratch_grow(scratch_t *s, int slot, size_t bytes)
+{
+    if (s->size[slot] < bytes) {
+        free(s->p[slot]);
+        s->size[slot] = 0;
+        bytes = (bytes + 63) & ~(size_t)63;
+        s->p[slot] = aligned_alloc(64, bytes);
+        if (!s->p[slot]) return NULL;
+        s->size[slot] = bytes;
+    }
+    return s->p[slot];
+}
+
+void *vaei_scratch(int slot, size_t bytes)
+{
+    pthread_once(&scratch_once, scratch_init);
+    scratch_t *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (slot < VAEI_SCRATCH_POOLED) {
+        size_t seen = __atomic_load_n(&pooled_size[slot], __ATOMIC_RELAXED);
+        while (seen < bytes && !__atomic_compare_exchange_n(&pooled_size[slot], &seen, bytes, 0,
+                                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        }
+    }
+    return scratch_grow(s, slot, bytes);
+}
+
+/* Every worker's pooled slots grown to what any thread has asked; called
+ * by vaei_parallel's caller between jobs, when no worker touches its own.
+ * Out of memory: a slot is left empty, and vaei_scratch says so when asked. */
+static void grow_workers(void)
+{
+    for (int w = 0; w < nworkers; w++)
+        for (int slot = 0; slot < VAEI_SCRATCH_POOLED; slot++)
+            (void)scratch_grow(worker_scratch[w], slot,
+                               __atomic_load_n(&pooled_size[slot], __ATOMIC_RELAXED));
+}
+
+/* arg: the worker's scratch, made by ensure_workers. */
 static void *worker_main(void *arg)
 {
-    (void)arg;
+    (void)pthread_setspecific(scratch_key, arg);
     unsigned long seen = 0;
     for (;;) {
         /* Poll for a new generation, then sleep on the condition. */
@@ -120,7 +194,8 @@ static void after_fork_child(void)
     pthread_mutex_init(&mu, NULL);
     pthread_cond_init(&wake, NULL);
     pthread_cond_init(&done, NULL);
-    workers = NULL; /* the parent's copy of the array is left behind */
+    workers = NULL; /* the parent's copies of the arrays are left behind */
+    worker_scratch = NULL;
     nworkers = 0;
     sleeping_caller = 0;
 }
@@ -135,13 +210,22 @@ static void register_atfork(void)
 static int ensure_workers(int n)
 {
     pthread_once(&atfork_once, register_atfork);
+    pthread_once(&scratch_once, scratch_init);
     if (n <= nworkers) return nworkers;
     pthread_t *w = realloc(workers, (size_t)n * sizeof *w);
     if (!w) return nworkers;
     workers = w;
+    scratch_t **ws = realloc(worker_scratch, (size_t)n * sizeof *ws);
+    if (!ws) return nworkers;
+    worker_scratch = ws;
     while (nworkers < n) {
-        if (pthread_create(&workers[nworkers], NULL, worker_main, NULL) != 0) break;
-        nworkers++;
+        scratch_t *s = calloc(1, sizeof *s);
+        if (!s) break;
+        if (pthread_create(&workers[nworkers], NULL, worker_main, s) != 0) {
+            free(s);
+            break;
+        }
+        worker_scratch[nworkers++] = s;
     }
     return nworkers;
 }
@@ -159,6 +243,7 @@ void vaei_parallel(int nparts, vaei_task_fn fn, void *ctx)
         for (int p = 0; p < nparts; p++) fn(ctx, p, nparts);
         return;
     }
+    grow_workers();
     job.fn = fn;
     job.ctx = ctx;
     job.nparts = nparts;
@@ -193,48 +278,6 @@ void vaei_split(size_t count, size_t grain, int part, int nparts, size_t *begin,
     *end = (first + n) * grain < count ? (first + n) * grain : count;
 }
 
-/* Per-thread scratch, freed by the key's destructor when a thread exits. */
-typedef struct {
-    void *p[3];
-    size_t size[3];
-} scratch_t;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *arg)
-{
-    scratch_t *s = arg;
-    for (int i = 0; i < 3; i++) free(s->p[i]);
-    free(s);
-}
-
-static void scratch_init(void)
-{
-    (void)pthread_key_create(&scratch_key, scratch_free);
-}
-
-void *vaei_scratch(int slot, size_t bytes)
-{
-    pthread_once(&scratch_once, scratch_init);
-    scratch_t *s = pthread_getspecific(scratch_key);
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s || pthread_setspecific(scratch_key, s) != 0) {
-            free(s);
-            return NULL;
-        }
-    }
-    if (s->size[slot] < bytes) {
-        free(s->p[slot]);
-        s->size[slot] = 0;
-        bytes = (bytes + 63) & ~(size_t)63;
-        s->p[slot] = aligned_alloc(64, bytes);
-        if (!s->p[slot]) return NULL;
-        s->size[slot] = bytes;
-    }
-    return s->p[slot];
-}
-
 /* Stop the workers when the library is unloaded (dlclose), so that no
  * thread runs code that is gone. */
 __attribute__((destructor)) static void pool_shutdown(void)
@@ -245,6 +288,8 @@ __attribute__((destructor)) static void pool_shutdown(void)
     pthread_mutex_unlock(&mu);
     for (int i = 0; i < nworkers; i++) pthread_join(workers[i], NULL);
     free(workers);
+    free(worker_scratch); /* the scratch itself: each worker's key destructor */
     workers = NULL;
+    worker_scratch = NULL;
     nworkers = 0;
 }

@@ -24,7 +24,13 @@ void vaei_split(size_t count, size_t grain, int part, int nparts, size_t *begin,
 
 /* Per-thread scratch of at least `bytes` bytes, 64-byte aligned, kept for
  * the thread's life (freed at its exit); NULL when out of memory. Slots
- * 0 to 2 are distinct buffers. */
+ * 0 to 3 are distinct buffers. The slots below VAEI_SCRATCH_POOLED (the
+ * GEMM's packing buffers, wanted by whichever thread runs a part) are also
+ * grown on every pool worker, to the largest size any thread has asked, by
+ * the next vaei_parallel before it starts its job: a worker's own call then
+ * finds them sized, and once every size has been asked (a warm-up step),
+ * no thread allocates. */
+enum { VAEI_SCRATCH_POOLED = 2 };
 void *vaei_scratch(int slot, size_t bytes);
 
 #endif /* VAEI_THREADPOOL_H */

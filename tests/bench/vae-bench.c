@@ -15,7 +15,8 @@
  *
  * It times the GEMMs through the library's internal entry point (it links
  * the library's objects, as the internal tests do): the public API has no
- * GEMM call of its own.
+ * GEMM call of its own. That is why it lives beside the tests and not in
+ * examples/, whose programs use only <vae/vae.h>.
  *
  * SPDX-License-Identifier: MIT
  */
