@@ -40,7 +40,7 @@ LIBRARY_ENV = "LIBVAE_LIBRARY"
 #: libvae (Debian's libvae1 and python3-libvae).
 SONAME = f"libvae.so.{EXPECTED_MAJOR}"
 
-#: The copy a wheel carries inside the package (tools/build-wheel.sh).
+#: The copy a wheel carries inside the package (tools/package/build-wheel.sh).
 BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), SONAME)
 
 
