@@ -20,10 +20,10 @@ packages="$packages gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 # libFuzzer (libclang_rt.fuzzer lives in libclang-rt-14-dev), valgrind.
 # gcc's ASan, UBSan and TSan runtimes come with gcc itself.
 packages="$packages clang libclang-rt-14-dev valgrind"
-# Real packages (tools/build-deb.sh, tools/build-wheel.sh, tools/check-packages.sh):
+# Real packages (tools/package/build-deb.sh, tools/package/build-wheel.sh, tools/ci/check-packages.sh):
 # the Debian build tools and lintian, the wheel's meson-python backend.
 packages="$packages dpkg-dev build-essential debhelper dh-python python3-all
   pybuild-plugin-pyproject python3-setuptools lintian python3-venv python3-mesonpy
   python3-build python3-wheel patchelf"
 # shellcheck disable=SC2086
-exec sh "$(dirname "$0")/need-packages.sh" $packages
+exec sh "$(dirname "$0")/build/need-packages.sh" $packages

@@ -10,11 +10,11 @@ ninja -C build
 meson test -C build --print-errorlogs
 
 # ABI, API reference, subproject and packaging checks (docs/abi.md, docs/packaging.md)
-sh tools/abi-check.sh           # abidiff against tests/abi/libvae.abi (debug build in build-abi)
-sh tools/check-docs.sh          # Doxygen reference (build-docs): no undocumented declaration
-sh tools/check-subproject.sh    # libvae as a meson subproject of an outside project
-sh tools/check-packaging.sh     # distro flags, reproducible bytes, libblas.so.3, offline tests
-sh tools/check-packages.sh      # Debian packages (lintian, scratch-root smoke tests), the wheel in a new venv
+sh tools/ci/abi-check.sh           # abidiff against tests/abi/libvae.abi (debug build in build-abi)
+sh tools/ci/check-docs.sh          # Doxygen reference (build-docs): no undocumented declaration
+sh tools/ci/check-subproject.sh    # libvae as a meson subproject of an outside project
+sh tools/ci/check-packaging.sh     # distro flags, reproducible bytes, libblas.so.3, offline tests
+sh tools/ci/check-packages.sh      # Debian packages (lintian, scratch-root smoke tests), the wheel in a new venv
 
 # Machines we do not have, stood in for: the suites that compare two
 # computations (numerics, train, collective, mpi, python) again on every
@@ -60,7 +60,7 @@ ninja -C build-blas-none
 meson test -C build-blas-none --print-errorlogs
 
 # The NEON level, cross-compiled for aarch64 and run under qemu-user.
-sh tools/test-neon.sh
+sh tools/ci/test-neon.sh
 # ---- Hardening (docs/robustness.md): sanitizers, valgrind, fuzzing ----------
 # Each build has its own directory beside build/; every step must be clean.
 
@@ -94,4 +94,4 @@ ninja -C build-tsan
 TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite concurrency --print-errorlogs
 
 # libFuzzer (clang): each target FUZZ_SECONDS (60) from its seed corpus.
-sh tools/fuzz.sh
+sh tools/ci/fuzz.sh

@@ -1,7 +1,7 @@
 /*
  * A stand-in for the part of cmocka that tests/test_kernels.c and
  * tests/test_elementwise.c use, for the aarch64 cross build
- * (tools/test-neon.sh): the cross toolchain has a C library but no aarch64
+ * (tools/ci/test-neon.sh): the cross toolchain has a C library but no aarch64
  * cmocka, and installing Debian's libcmocka-dev:arm64 would upgrade host
  * packages through multiarch. The semantics are cmocka's: a failed check
  * ends its test, the group goes on, and the exit status counts failures.

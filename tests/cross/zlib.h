@@ -1,5 +1,5 @@
 /*
- * A stand-in for the part of zlib that libvae uses, for tools/test-neon.sh
+ * A stand-in for the part of zlib that libvae uses, for tools/ci/test-neon.sh
  * only (there is no aarch64 zlib on the build machine): a real CRC-32, so
  * checkpoints round-trip, and an inflate that refuses every gzip stream
  * (the cross-built tests read no compressed files).

@@ -1,6 +1,6 @@
 /*
  * The one entry point every fuzz target defines (libFuzzer's). The same
- * sources build two ways: linked with -fsanitize=fuzzer (tools/fuzz.sh),
+ * sources build two ways: linked with -fsanitize=fuzzer (tools/ci/fuzz.sh),
  * or with standalone.c, which replays a corpus as a meson test.
  *
  * SPDX-License-Identifier: MIT

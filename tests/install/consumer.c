@@ -1,7 +1,7 @@
 /*
  * A program outside the libvae tree, built only with the flags of
  * `pkg-config --cflags --libs libvae` (tests/install/install-test.sh and
- * tools/check-subproject.sh). It checks that the header and the library
+ * tools/ci/check-subproject.sh). It checks that the header and the library
  * agree on the version and that a model trains: twenty epochs on a small
  * synthetic set must lower the loss.
  *

@@ -4,7 +4,7 @@
 # build's directories and tools in the environment. Checks:
 #  - libvae.so.X.Y.Z, with the soname libvae.so.X, and the .so.X and .so links;
 #  - no RPATH or RUNPATH in any installed ELF file;
-#  - only vae_* symbols exported, each at a VAE_ version (tools/abi-symbols.py);
+#  - only vae_* symbols exported, each at a VAE_ version (tools/build/abi-symbols.py);
 #  - the headers under include/vae/ are exactly include/vae/*.h;
 #  - an outside program builds with nothing but
 #    `pkg-config --cflags --libs libvae` and runs against the installed library;
@@ -45,7 +45,7 @@ for f in $(find "$dest" -type f); do
 done
 ok "no RPATH or RUNPATH in the $elves installed ELF files"
 
-"$PYTHON" "$SOURCE_ROOT/tools/abi-symbols.py" --readelf "$READELF" check-lib "$real"
+"$PYTHON" "$SOURCE_ROOT/tools/build/abi-symbols.py" --readelf "$READELF" check-lib "$real"
 
 # The headers: exactly include/vae/*.h.
 inc="$dest$INCLUDEDIR/vae"

@@ -1,10 +1,14 @@
-"""The C API as ctypes sees it: types, one table of signatures, the loader.
+"""The C API as ctypes sees it: types, one table of signatures, the loader,
+and :func:`check`, which turns a failed status into :class:`VaeError`.
 
 Everything that touches ``ctypes.CDLL`` lives here. The rest of the package
 calls ``lib().vae_...`` and never declares a signature of its own, so adding a
 C function to the bindings is one line in :data:`SIGNATURES`.
 tests/test_signatures.py parses include/vae/vae.h and fails when a
 ``VAE_API`` declaration has no entry here, or an entry disagrees with it.
+
+It imports only :mod:`enums` and :mod:`errors` of the package; every other
+module builds on it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from ctypes import (
 )
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .enums import Status
+from .errors import LibraryError, VaeError, take_cause
+
 #: Major version of the C library these bindings speak to. A library of
 #: another major version has another ABI and is refused.
 EXPECTED_MAJOR = 1
@@ -40,7 +47,7 @@ LIBRARY_ENV = "LIBVAE_LIBRARY"
 #: libvae (Debian's libvae1 and python3-libvae).
 SONAME = f"libvae.so.{EXPECTED_MAJOR}"
 
-#: The copy a wheel carries inside the package (tools/build-wheel.sh).
+#: The copy a wheel carries inside the package (tools/package/build-wheel.sh).
 BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), SONAME)
 
 
@@ -206,10 +213,6 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
 # ---- loading ----------------------------------------------------------------
 
 
-class LibraryError(ImportError):
-    """The shared library could not be found, loaded, or is of another major version."""
-
-
 def find_library() -> str:
     """Which library to load: ``$LIBVAE_LIBRARY`` when set, else the copy
     inside this package (:data:`BUNDLED`, in a wheel), else :data:`SONAME`,
@@ -235,8 +238,6 @@ class _Missing:
         self._version = version
 
     def __call__(self, *args: Any) -> Any:
-        from .errors import Status, VaeError  # late: errors imports this module
-
         raise VaeError(Status.UNSUPPORTED,
                        f"{self.__name__} is not in the loaded libvae {self._version}")
 
@@ -293,6 +294,35 @@ def lib() -> ctypes.CDLL:
             if _lib is None:
                 _lib = load_library(find_library())
     return _lib
+
+
+# ---- status -----------------------------------------------------------------
+
+
+def check(status: int, what: Optional[str] = None) -> None:
+    """Raise :class:`VaeError` for a failed status, with the library's message.
+
+    ``vae_last_error()`` is thread-local in the library and ctypes calls run
+    on the calling thread, so the message read here is this call's.
+    """
+    if status == Status.OK:
+        return
+    message = lib().vae_last_error().decode(errors="replace") or (what or "")
+    try:
+        known = Status(status)
+    except ValueError:  # a newer library's status: keep its number visible
+        known, message = Status.UNSUPPORTED, f"{message} (libvae status {status})"
+    error = VaeError(known, message)
+    cause, reraise = take_cause()
+    if cause is not None and reraise:
+        # The host's own exception, raised from the call that ran its
+        # callback, with the library's account of the failure as a note.
+        if hasattr(cause, "add_note"):  # Python 3.11
+            cause.add_note(f"libvae: {error}")
+        raise cause
+    if cause is not None:
+        raise error from cause
+    raise error
 
 
 # ---- array helpers ----------------------------------------------------------

@@ -7,8 +7,7 @@ from ctypes import byref
 from typing import Optional, Tuple, Union
 
 from . import _capi
-from ._capi import lib
-from .errors import check
+from ._capi import check, lib
 from .model import Model
 from .optim import Optimizer
 
@@ -21,8 +20,7 @@ def save(path: PathLike, model: Model, optimizer: Optional[Optimizer] = None) ->
     """Save ``model`` (and ``optimizer``'s state) to ``path``, atomically:
     ``path`` always holds either the old or the new checkpoint.
     Format: docs/checkpoint-format.md."""
-    check(lib().vae_checkpoint_save(os.fsencode(path), model._h.get(),
-                                    optimizer._h.get() if optimizer is not None else None))
+    model.save(path, optimizer)
 
 
 def load(path: PathLike, optimizer: bool = True) -> Tuple[Model, Optional[Optimizer]]:

@@ -9,10 +9,10 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _args, _capi
-from ._capi import as_float_p, as_int32_p, as_uint8_p, lib
+from ._capi import as_float_p, as_int32_p, as_uint8_p, check, lib
 from ._handle import Handle, Owner, PinnedBuffer
 from .enums import DATASET_BORROW, Status
-from .errors import VaeError, check
+from .errors import VaeError
 
 __all__ = ["Dataset"]
 

@@ -1,14 +1,22 @@
-"""The exceptions of the bindings and the one function that raises VaeError."""
+"""The exceptions of the bindings, and the record of an exception raised
+inside a host callback until the failed call reports it.
+
+This module sits at the bottom of the package with :mod:`enums`: it imports
+neither ctypes nor the library. :func:`libvae._capi.check` turns a failed
+status into a :class:`VaeError`."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any, Optional, Tuple
 
-from ._capi import LibraryError, lib
 from .enums import Status
 
-__all__ = ["VaeError", "ClosedError", "LibraryError", "check"]
+__all__ = ["VaeError", "ClosedError", "LibraryError"]
+
+
+class LibraryError(ImportError):
+    """The shared library could not be found, loaded, or is of another major version."""
 
 
 class VaeError(Exception):
@@ -46,42 +54,16 @@ class ClosedError(VaeError, ValueError):
         return (type(self), (self.message,))
 
 
-def check(status: int, what: Optional[str] = None) -> None:
-    """Raise :class:`VaeError` for a failed status, with the library's message.
-
-    ``vae_last_error()`` is thread-local in the library and ctypes calls run
-    on the calling thread, so the message read here is this call's.
-    """
-    if status == Status.OK:
-        return
-    message = lib().vae_last_error().decode(errors="replace") or (what or "")
-    try:
-        known = Status(status)
-    except ValueError:  # a newer library's status: keep its number visible
-        known, message = Status.UNSUPPORTED, f"{message} (libvae status {status})"
-    error = VaeError(known, message)
-    cause, reraise = _take_cause()
-    if cause is not None and reraise:
-        # The host's own exception, raised from the call that ran its
-        # callback, with the library's account of the failure as a note.
-        if hasattr(cause, "add_note"):  # Python 3.11
-            cause.add_note(f"libvae: {error}")
-        raise cause
-    if cause is not None:
-        raise error from cause
-    raise error
-
-
 # An exception raised inside a host callback (sgemm, a collective) cannot
 # cross the C frames: the callback records it here and the next failed
-# check() raises it (reraise) or chains it as the VaeError's cause.
+# _capi.check() raises it (reraise) or chains it as the VaeError's cause.
 _causes = threading.local()
 
 
 def pending_cause(e: BaseException, reraise: bool = False) -> None:
     """Remember ``e`` as the cause of the current call's failure (this thread).
 
-    :param reraise: check() raises ``e`` itself rather than a VaeError
+    :param reraise: _capi.check() raises ``e`` itself rather than a VaeError
         whose ``__cause__`` is ``e``.
     """
     if getattr(_causes, "value", None) is None:
@@ -93,7 +75,8 @@ def discard_pending() -> None:
     _causes.value = None
 
 
-def _take_cause() -> Tuple[Optional[BaseException], bool]:
+def take_cause() -> Tuple[Optional[BaseException], bool]:
+    """The recorded cause and its reraise flag, or ``(None, False)``; forgets it."""
     value = getattr(_causes, "value", None)
     _causes.value = None
     return value if value is not None else (None, False)

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import dataclasses
 import operator
 import os
-import sys
-import threading
 from ctypes import byref, c_char_p, c_double, c_size_t
-from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional,
-                    Sequence, Tuple, Union, overload)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Sequence,
+                    Tuple, Union, overload)
 
 import numpy as np
 
 from . import _args, _capi, errors
-from ._capi import as_double_p, as_float_p, lib, size_array
+from ._callback import call_back, unraisable_into
+from ._capi import as_double_p, as_float_p, check, lib, size_array
 from ._handle import Handle, Owner, PinnedBuffer
 from .enums import (Activation, Interpolation, KLSchedule, Likelihood, Param, Precision, Side,
                     Status, coerce)
-from .errors import VaeError, check
+from .errors import VaeError
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from .dataset import Dataset
-    from .optim import Optimizer
+
+    class Optimizer(Protocol):
+        """What the training methods use of a :class:`libvae.optim.Optimizer`
+        (its handle and its callbacks). optim.py builds on this module (an
+        optimizer is made over a model), so this one does not import it."""
+
+        _h: Handle
+
+        def _thunks(self) -> Tuple[Callable[..., int], ...]: ...
 
 __all__ = ["Loss", "Config", "Model", "TensorInfo", "ProgressFn"]
 
@@ -238,46 +246,6 @@ def _out(name: str, out: Optional[np.ndarray], rows: int, cols: int) -> np.ndarr
     return out
 
 
-@contextlib.contextmanager
-def _unraisable_into(fns: Sequence[Callable[..., Any]],
-                     sink: List[BaseException]) -> Iterator[None]:
-    """Collect into ``sink`` the exceptions that escape the ctypes callbacks
-    ``fns`` before their own ``try`` runs. A signal handler (Ctrl-C) runs at
-    the entry of whatever Python code comes next, which may be a callback's
-    first instruction; ctypes would then print the exception and lose it.
-    Signal handlers run only in the main thread, so only it needs the hook."""
-    if not fns or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = sys.unraisablehook
-    watched = {id(f) for f in fns}
-
-    def hook(u: Any) -> None:
-        if id(u.object) in watched and u.exc_value is not None:
-            sink.append(u.exc_value)
-        else:
-            previous(u)
-
-    sys.unraisablehook = hook
-    try:
-        yield
-    finally:
-        sys.unraisablehook = previous
-
-
-def _call_back(fns: Sequence[Callable[..., Any]], call: Callable[[], int]) -> int:
-    """``call()``, a libvae call that may run the Python callbacks ``fns``
-    (an optimizer's collective); its status. An exception that escaped a
-    callback before its handler (a signal at its entry) is raised here."""
-    raised: List[BaseException] = []
-    with _unraisable_into(fns, raised):
-        status = call()
-    if raised:
-        errors.discard_pending()
-        raise raised[0]
-    return status
-
-
 class Model(Owner):
     """A Variational Autoencoder (``vae_model``).
 
@@ -460,7 +428,7 @@ class Model(Owner):
         c = self._cond(cond, a.shape[0])
         loss = _capi.vae_loss()
         m, o = self._h.get(), optimizer._h.get()
-        check(_call_back(optimizer._thunks(), lambda: lib().vae_model_train_step(
+        check(call_back(optimizer._thunks(), lambda: lib().vae_model_train_step(
             m, o, as_float_p(a), as_float_p(c), a.shape[0], byref(loss))))
         return Loss._from_c(loss)
 
@@ -493,7 +461,7 @@ class Model(Owner):
                 return 1
 
         cb = _capi.progress_fn(trampoline)
-        with _unraisable_into((trampoline, *optimizer._thunks()), raised):
+        with unraisable_into((trampoline, *optimizer._thunks()), raised):
             status = lib().vae_train_epoch(self._h.get(), optimizer._h.get(),
                                            dataset._h.get(), batch, cb, None,
                                            byref(mean))
@@ -698,8 +666,8 @@ class Model(Owner):
 
     def save(self, path: Union[str, "os.PathLike[str]"],
              optimizer: Optional["Optimizer"] = None) -> None:
-        """Save a checkpoint (atomically), with the optimizer's state when given."""
-        from .checkpoint import save
-
-        save(path, self, optimizer)
+        """Save a checkpoint (atomically), with the optimizer's state when given.
+        Format: docs/checkpoint-format.md; :func:`libvae.load` reads it."""
+        check(lib().vae_checkpoint_save(os.fsencode(path), self._h.get(),
+                                        optimizer._h.get() if optimizer is not None else None))
 

@@ -7,12 +7,13 @@ from ctypes import byref, c_double
 from typing import Any, Callable, Optional, Tuple, Union
 
 from . import _capi
-from ._capi import lib
+from ._callback import call_back
+from ._capi import check, lib
 from ._handle import Handle, Owner
 from .collective import AllreduceFn, BroadcastFn, Collective
 from .enums import OptimKind, OptimParam, Status, coerce
-from .errors import VaeError, check
-from .model import Model, _call_back
+from .errors import VaeError
+from .model import Model
 
 __all__ = ["Optimizer", "Adam", "SGD"]
 
@@ -102,7 +103,7 @@ class Optimizer(Owner):
         """Apply the model's current gradient (:attr:`Model.grads`); with a
         collective set, the gradient averaged over the workers."""
         h = self._h.get()
-        check(_call_back(self._thunks(), lambda: lib().vae_optimizer_step(h)))
+        check(call_back(self._thunks(), lambda: lib().vae_optimizer_step(h)))
 
     # -- data-parallel training -----------------------------------------------
 
@@ -156,7 +157,7 @@ class Optimizer(Owner):
             if not -2**31 <= int(v) < 2**31:
                 raise VaeError(Status.INVALID_ARGUMENT, f"{name} = {v}: outside a C int")
         coll = Collective(allreduce, broadcast)
-        check(_call_back(coll.thunks, lambda: lib().vae_optimizer_set_collective(
+        check(call_back(coll.thunks, lambda: lib().vae_optimizer_set_collective(
             h, coll.c_allreduce, coll.c_broadcast, None, int(rank), int(world_size))))
         self._collective = coll  # on failure the C side keeps the previous one
 

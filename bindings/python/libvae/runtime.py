@@ -10,9 +10,8 @@ from typing import Any, Callable, List, Optional
 import numpy as np
 
 from . import _args, _capi, errors
-from ._capi import lib
+from ._capi import check, lib
 from .enums import LogLevel, Transpose
-from .errors import check
 
 __all__ = [
     "version", "version_number", "backends", "active_backend", "select_backend",

@@ -56,7 +56,7 @@ def options(page, program):
 
 
 def functions(page, root):
-    sys.path.insert(0, os.path.join(root, 'tools'))
+    sys.path.insert(0, os.path.join(root, 'tools', 'build'))
     import importlib
     symbols = importlib.import_module('abi-symbols')
     text = roff_text(page)

@@ -3,6 +3,6 @@
 # tests/abi/libvae<MAJOR>.symbols from the headers' @since tags, and the
 # libabigail baseline tests/abi/libvae.abi from a fresh debug build.
 # Review the diff before committing: a removed or changed line is a break
-# (docs/abi.md).   Usage: tools/abi-update.sh [BUILDDIR]   (default build-abi)
+# (docs/abi.md).   Usage: tools/dev/abi-update.sh [BUILDDIR]   (default build-abi)
 set -eu
-exec sh "$(dirname "$0")/abi-check.sh" --update "$@"
+exec sh "$(dirname "$0")/../ci/abi-check.sh" --update "$@"

@@ -5,7 +5,7 @@
 # 'libvae'), which must be the override the subproject registers, and against
 # its libvae_dep variable, and runs both.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 src=$PWD
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libvae-subproject.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

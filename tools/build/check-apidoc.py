@@ -26,7 +26,7 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     xml_dir, root = sys.argv[1:]
-    sys.path.insert(0, os.path.join(root, 'tools'))
+    sys.path.insert(0, os.path.join(root, 'tools', 'build'))
     symbols = __import__('abi-symbols')
     index = ET.parse(os.path.join(xml_dir, 'index.xml')).getroot()
     files = {c.findtext('name'): c.get('refid') for c in index.findall('compound')

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build the self-contained Python wheel and leave it in OUTDIR:
-#     tools/build-wheel.sh OUTDIR
+#     tools/package/build-wheel.sh OUTDIR
 # One wheel for this machine's platform: the package libvae with its own
 # libvae.so.1 inside it, built by meson-python (Debian's python3-mesonpy, the
 # backend named by pyproject.toml) from a copy of the tree, with libvae's own
@@ -17,19 +17,19 @@ set -eu
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 fail() { echo "build-wheel: FAIL: $*" >&2; exit 1; }
 
 GLIBC_PROMISE=${GLIBC_PROMISE:-2.34}
 
-sh tools/need-packages.sh python3 python3-mesonpy python3-build python3-wheel patchelf \
+sh tools/build/need-packages.sh python3 python3-mesonpy python3-build python3-wheel patchelf \
     meson ninja-build gcc pkg-config zlib1g-dev binutils
 # Debian's python3, which has meson-python: not a pyenv or venv python3 on PATH.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 unset LIBVAE_LIBRARY PYTHONPATH || true
 py=/usr/bin/python3
 
-version=$(python3 tools/version.py)
+version=$(python3 tools/build/version.py)
 soversion=${version%%.*}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libvae-wheel.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -37,7 +37,7 @@ trap 'rm -rf "$tmp"' EXIT
 # source tree: it builds a copy (tracked and new files, not ignored ones).
 tree="$tmp/libvae-$version"
 mkdir -p "$tree"
-sh tools/copy-source.sh "$tree"
+sh tools/build/copy-source.sh "$tree"
 
 echo "== build-wheel: python3 -m build --wheel --no-isolation (meson-python) in $tree"
 if ! (cd "$tree" && "$py" -m build --wheel --no-isolation --outdir "$tmp/dist" . >"$tmp/build.log" 2>&1); then

@@ -9,7 +9,7 @@
 # packages for them would upgrade host packages. tests/cross/cmocka.h
 # stands in for the part of cmocka these two tests use.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
 QEMU=${QEMU:-qemu-aarch64}
 out=build-neon

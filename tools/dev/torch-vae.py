@@ -5,8 +5,8 @@ docs/performance.md and docs/variants.md: the lesson's dense VAE (784-400-L,
 default initialisation, Adam 1e-3, batch 128, Bernoulli logits, losses in nats
 per image.
 
-    tools/torch-vae.py DATA_DIR [--arch dense|conv] [--epochs N] [--latent L]
-                       [--threads T] [--seed S]
+    tools/dev/torch-vae.py DATA_DIR [--arch dense|conv] [--epochs N] [--latent L]
+                           [--threads T] [--seed S]
 
 Prints per epoch the training loss, wall and process CPU seconds, then the
 test loss. Not part of libvae (it needs python3-torch); a benchmark, not a test.

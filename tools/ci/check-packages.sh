@@ -1,7 +1,7 @@
 #!/bin/sh
 # The packages work (a CI step; docs/packaging.md). Nothing is installed into
 # the system beyond the Debian packages the build needs:
-#  1. tools/build-deb.sh builds libvae1, libvae-dev, vae-tools and
+#  1. tools/package/build-deb.sh builds libvae1, libvae-dev, vae-tools and
 #     python3-libvae (running the meson suite), and lintian finds no error
 #     and no warning in them (the overrides say why in packaging/debian).
 #  2. The packages, unpacked with dpkg -x into a scratch root:
@@ -14,18 +14,18 @@
 #       libvae.so.1 through the loader, with no LIBVAE_LIBRARY.
 #     The scratch root's library directory reaches the loader through
 #     LD_LIBRARY_PATH, where an installed libvae1 is in ld.so.cache.
-#  3. tools/build-wheel.sh builds the wheel; pip installs it into a new venv
+#  3. tools/package/build-wheel.sh builds the wheel; pip installs it into a new venv
 #     (--system-site-packages for Debian's numpy, --no-index: no network),
 #     and, from outside the tree's bindings, the README's Python block runs
 #     on the wheel's own library with no LIBVAE_LIBRARY; LIBVAE_LIBRARY still
 #     overrides it.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 src=$PWD
 step() { echo "== check-packages: $*"; }
 fail() { echo "check-packages: FAIL: $*" >&2; exit 1; }
 
-sh tools/need-packages.sh lintian dpkg-dev python3 python3-venv python3-numpy pkg-config \
+sh tools/build/need-packages.sh lintian dpkg-dev python3 python3-venv python3-numpy pkg-config \
     gcc binutils
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 unset LIBVAE_LIBRARY PYTHONPATH LD_LIBRARY_PATH PKG_CONFIG_PATH PKG_CONFIG_LIBDIR \
@@ -35,10 +35,10 @@ export PYTHONDONTWRITEBYTECODE=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libvae-packages.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-soversion=$(python3 tools/version.py | cut -d. -f1)
+soversion=$(python3 tools/build/version.py | cut -d. -f1)
 
-step "1. Debian packages: tools/build-deb.sh"
-sh tools/build-deb.sh "$tmp/debs"
+step "1. Debian packages: tools/package/build-deb.sh"
+sh tools/package/build-deb.sh "$tmp/debs"
 set -- "$tmp/debs"/*.changes
 changes=$1
 step "1. lintian $(basename "$changes")"
@@ -61,7 +61,7 @@ dpkg -c "$tmp/debs/libvae${soversion}"_*.deb | grep -q "libvae\.so -> " &&
 dpkg -c "$tmp/debs"/python3-libvae_*.deb | grep -q "libvae\.so" &&
     fail "python3-libvae carries a libvae.so"
 
-"$py" tools/readme_example.py README.md "$tmp/example.c"
+"$py" tools/build/readme_example.py README.md "$tmp/example.c"
 flags=$(PKG_CONFIG_LIBDIR="$L/pkgconfig:$root/usr/share/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root" \
         PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1 PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 \
         pkg-config --cflags --libs libvae) || fail "pkg-config finds no libvae in the scratch root"
@@ -87,11 +87,11 @@ LD_LIBRARY_PATH="$L" "$root/usr/bin/vae-train" --data "$root/usr/share/libvae/mn
 echo "vae-train --epochs 1: $(tail -n 1 "$tmp/train.out")"
 
 dist="$root/usr/lib/python3/dist-packages"
-LD_LIBRARY_PATH="$L" PYTHONPATH="$dist" "$py" "$src/tools/readme_python.py" README.md \
+LD_LIBRARY_PATH="$L" PYTHONPATH="$dist" "$py" "$src/tools/build/readme_python.py" README.md \
     "$dist/libvae" "$L/libvae.so.$soversion" || fail "the README's Python block with python3-libvae"
 
-step "3. the wheel: tools/build-wheel.sh"
-sh tools/build-wheel.sh "$tmp/wheel"
+step "3. the wheel: tools/package/build-wheel.sh"
+sh tools/package/build-wheel.sh "$tmp/wheel"
 set -- "$tmp/wheel"/*.whl
 wheel=$1
 step "3. pip install $(basename "$wheel") into a new venv"
@@ -100,12 +100,12 @@ step "3. pip install $(basename "$wheel") into a new venv"
 site=$("$tmp/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')
 bundled="$site/libvae/libvae.so.$soversion"
 [ -f "$bundled" ] || fail "no $bundled"
-"$tmp/venv/bin/python" "$src/tools/readme_python.py" README.md "$site/libvae" "$bundled" ||
+"$tmp/venv/bin/python" "$src/tools/build/readme_python.py" README.md "$site/libvae" "$bundled" ||
     fail "the README's Python block with the wheel"
 # LIBVAE_LIBRARY overrides the bundled copy.
 mkdir "$tmp/other"
 cp "$bundled" "$tmp/other/libvae.so.$soversion"
-LIBVAE_LIBRARY="$tmp/other/libvae.so.$soversion" "$tmp/venv/bin/python" "$src/tools/readme_python.py" \
+LIBVAE_LIBRARY="$tmp/other/libvae.so.$soversion" "$tmp/venv/bin/python" "$src/tools/build/readme_python.py" \
     README.md "$site/libvae" "$tmp/other/libvae.so.$soversion" ||
     fail "LIBVAE_LIBRARY does not override the wheel's library"
 if LIBVAE_LIBRARY=/nonexistent/libvae.so.1 "$tmp/venv/bin/python" -c 'import libvae' 2>"$tmp/err"; then

@@ -15,7 +15,7 @@
 #     with the network unshared when the kernel allows it (the install suite
 #     there also checks the /usr, multiarch-libdir layout).
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 src=$PWD
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libvae-packaging.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -24,7 +24,7 @@ fail() { echo "check-packaging: FAIL: $*" >&2; exit 1; }
 
 multiarch=$(cc -print-multiarch 2>/dev/null || true)
 libdir=lib${multiarch:+/$multiarch}
-soversion=$(python3 tools/version.py)
+soversion=$(python3 tools/build/version.py)
 
 # Two copies of the working tree (tracked and new files, not ignored ones),
 # at paths of different lengths.

@@ -4,9 +4,9 @@
 # batch 128, 10 epochs, seed 1). Each run's printed table goes to
 # <out>/<name>.txt and its files to <out>/<name>/.
 # About 35 minutes on 2 cores, most of it the k = 5000 IWAE estimate.
-# Usage: tools/run-variants.sh [out-dir]    (default: vae-variants)
+# Usage: tools/dev/run-variants.sh [out-dir]    (default: vae-variants)
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=${1:-vae-variants}
 [ -d build ] || meson setup build
 ninja -C build

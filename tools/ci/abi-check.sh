@@ -1,7 +1,7 @@
 #!/bin/sh
 # Check the ABI of libvae against the committed baseline (docs/abi.md).
 #
-#   tools/abi-check.sh [--allow-additions] [--lib LIBVAE.so] [BUILDDIR]
+#   tools/ci/abi-check.sh [--allow-additions] [--lib LIBVAE.so] [BUILDDIR]
 #
 # Builds the library with debug information in BUILDDIR (default build-abi;
 # only the library, no BLAS, since the public ABI does not depend on it) unless
@@ -13,12 +13,12 @@
 # or changed, a symbol moved to another version node), or the map or symbols
 # file out of step with the headers; 2 a tool failed; 3 only
 # compatible additions, so the baseline is out of date and must be updated on
-# purpose with tools/abi-update.sh (--allow-additions reports them and exits 0).
+# purpose with tools/dev/abi-update.sh (--allow-additions reports them and exits 0).
 #
-# tools/abi-update.sh runs this script with --update: regenerates the map, the
+# tools/dev/abi-update.sh runs this script with --update: regenerates the map, the
 # Debian symbols file and the baseline from the headers and a fresh build.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-python3}
 baseline=tests/abi/libvae.abi
 # The options of both sides of the comparison: public types only, no paths of
@@ -44,11 +44,11 @@ for tool in abidw abidiff readelf; do
 done
 
 if [ "$update" = 1 ]; then
-    $PYTHON tools/abi-symbols.py write-map
-    $PYTHON tools/abi-symbols.py write-debian-symbols
+    $PYTHON tools/build/abi-symbols.py write-map
+    $PYTHON tools/build/abi-symbols.py write-debian-symbols
 fi
-$PYTHON tools/abi-symbols.py check-map
-$PYTHON tools/abi-symbols.py check-debian-symbols
+$PYTHON tools/build/abi-symbols.py check-map
+$PYTHON tools/build/abi-symbols.py check-debian-symbols
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -63,7 +63,7 @@ if [ -z "$lib" ]; then
 fi
 readelf -S "$lib" | grep -q '\.debug_info' ||
     { echo "abi-check: $lib has no debug information: build it with -g" >&2; exit 2; }
-$PYTHON tools/abi-symbols.py check-lib "$lib"
+$PYTHON tools/build/abi-symbols.py check-lib "$lib"
 
 # shellcheck disable=SC2086
 abidw $abidw_opts --out-file "$tmp/libvae.abi" "$lib"
@@ -75,7 +75,7 @@ if [ "$update" = 1 ]; then
     exit 0
 fi
 
-[ -f "$baseline" ] || { echo "abi-check: $baseline missing: run tools/abi-update.sh" >&2; exit 2; }
+[ -f "$baseline" ] || { echo "abi-check: $baseline missing: run tools/dev/abi-update.sh" >&2; exit 2; }
 set +e
 abidiff "$baseline" "$tmp/libvae.abi" >"$tmp/report"
 rc=$?
@@ -101,5 +101,5 @@ if [ "$allow_additions" = 1 ]; then
     echo "abi-check: compatible additions only (allowed by --allow-additions)"
     exit 0
 fi
-echo "abi-check: compatible additions only; record them on purpose with tools/abi-update.sh" >&2
+echo "abi-check: compatible additions only; record them on purpose with tools/dev/abi-update.sh" >&2
 exit 3

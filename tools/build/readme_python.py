@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the Python example of README.md (the ```python block under "Using
 libvae from Python") as a user of an installed libvae would, and say which
-package and which shared library it used (tools/check-packages.sh).
+package and which shared library it used (tools/ci/check-packages.sh).
 
     readme_python.py README.md PACKAGE_DIR LIBRARY
 

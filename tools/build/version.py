@@ -5,7 +5,7 @@ import re
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-text = open(os.path.join(here, '..', 'include', 'vae', 'version.h')).read()
+text = open(os.path.join(here, '..', '..', 'include', 'vae', 'version.h')).read()
 parts = []
 for name in ('MAJOR', 'MINOR', 'PATCH'):
     m = re.search(r'#define\s+VAE_VERSION_%s\s+(\d+)' % name, text)

@@ -4,15 +4,15 @@
 # in tests/fuzz/corpus/<target>/. New inputs go to build-fuzz/corpus/, never
 # into the source tree.
 #
-#   tools/fuzz.sh                 every target, FUZZ_SECONDS (60) each
-#   FUZZ_SECONDS=600 tools/fuzz.sh idx
+#   tools/ci/fuzz.sh                 every target, FUZZ_SECONDS (60) each
+#   FUZZ_SECONDS=600 tools/ci/fuzz.sh idx
 #
 # A crash stops the script with status 1 and leaves the input in
 # build-fuzz/artifacts/. Make it a regression test: copy it into
 # tests/fuzz/corpus/<target>/ (every build replays those files as the
 # meson tests fuzz-<target>), then fix the bug.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 seconds=${FUZZ_SECONDS:-60}
 targets=${*:-idx checkpoint dataset}
 build=build-fuzz
