@@ -21,8 +21,8 @@ enum {
 
 /* The model's settings, the one list of them: X(NAME, name, lo, hi,
  * default, flags) per public VAE_PARAM_NAME, in slot order. config.c's
- * checks and defaults, the S_* slots, the checkpoint's ARCH chunk (the
- * VAEI_STORED ones, in this order) and the workers' shape check (the
+ * checks and defaults, the S_* slots, the checkpoint's ARCH chunk (all but
+ * the VAEI_LOCAL ones, in this order) and the workers' shape check (the
  * VAEI_SHAPE ones) all come from it; vaei_param_slot() refuses to compile
  * unless it names every vae_param exactly once. */
 #define VAEI_SETTINGS(X)                                                                          \

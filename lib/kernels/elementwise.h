@@ -1,7 +1,7 @@
 /*
  * Element-wise kernels: one table per level, like the GEMM. The reference
  * (elementwise_ref.c) is plain C over libm; the SIMD levels compile
- * elementwise_template.h per instruction set. The vae_kernels level in
+ * elementwise_template.h per instruction set. The vaei_kernels level in
  * force picks the table; the BLAS level uses the best SIMD table.
  *
  * Which results are bit-identical across levels: bias + ReLU / leaky ReLU

@@ -69,8 +69,9 @@ vae_status vaei_gemm(vae_transpose ta, vae_transpose tb, size_t m, size_t n, siz
 
 /* The bfloat16 product (sgemm_avx512bf16.c): operands rounded to bfloat16
  * (nearest even) as they are packed, products summed in float32 by
- * vdpbf16ps; the skinny products (k, m or n <= 8) stay float32. NULL when
- * the build or the CPU lacks AVX512_BF16 (vaei_bf16_available()). */
+ * vdpbf16ps; the skinny products (k, m or n <= 8) stay float32.
+ * vaei_bf16_sgemm() returns NULL when the build or the CPU lacks
+ * AVX512_BF16. */
 #ifdef VAE_HAVE_AVX512BF16
 void vaei_sgemm_avx512bf16(vae_transpose ta, vae_transpose tb, size_t m, size_t n, size_t k,
                            float alpha, const float *a, size_t lda, const float *b, size_t ldb,
