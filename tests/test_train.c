@@ -76,6 +76,62 @@ static float *train_copy(uint64_t seed, int epochs, vae_loss *last)
     return train_copy_at(VAE_PRECISION_FP32, seed, epochs, last);
 }
 
+/* The parameter count of the models train_copy_at() trains. */
+static size_t trained_param_count(void)
+{
+    vae_model *probe = small_model(64, 2, 0, 5);
+    const size_t n = vae_model_param_count(probe);
+    vae_model_free(probe);
+    return n;
+}
+
+/* Train twice at 2 threads (seed 5, `epochs` epochs): the two runs must
+ * give the same bits and loss. Returns the first's parameters (caller
+ * frees) and loss. */
+static float *train_twice_at_2_threads(const char *what, int precision, int epochs, size_t n,
+                                       vae_loss *la)
+{
+    vae_loss lb;
+    ASSERT_OK(vae_set_threads(2));
+    float *a = train_copy_at(precision, 5, epochs, la), *b = train_copy_at(precision, 5, epochs, &lb);
+    if (memcmp(a, b, n * sizeof *a) != 0 || la->total != lb.total)
+        fail_msg("%s: two runs at 2 threads differ", what);
+    free(b);
+    return a;
+}
+
+/* Training at 1 and at 3 threads gives the bits `a` and loss `la` of the
+ * run at 2. Leaves the thread count at 3. */
+static void assert_any_thread_count_same(const char *what, int precision, int epochs, size_t n,
+                                         const float *a, const vae_loss *la)
+{
+    for (int t = 1; t <= 3; t += 2) {
+        vae_loss lc;
+        ASSERT_OK(vae_set_threads(t));
+        float *c = train_copy_at(precision, 5, epochs, &lc);
+        if (memcmp(a, c, n * sizeof *a) != 0 || la->total != lc.total)
+            fail_msg("%s: %d threads differ from 2", what, t);
+        free(c);
+    }
+}
+
+/* Make a temporary directory from the template `dir`, and in it save
+ * (to `path`) a model of seed 3 trained one epoch at a precision, with its
+ * optimizer; `loss` gets the epoch's. */
+static void save_after_one_epoch(int precision, char *dir, char path[256], vae_loss *loss)
+{
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, 256, "%s/model.vae", dir);
+    vae_model *m = small_model(64, 2, 0, 3);
+    ASSERT_OK(vae_model_set(m, VAE_PARAM_PRECISION, precision));
+    vae_optimizer *opt = NULL;
+    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
+    ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, loss));
+    ASSERT_OK(vae_checkpoint_save(path, m, opt));
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+}
+
 /* Whether this build and CPU run bfloat16; if not, the setting must say
  * VAE_ERR_UNAVAILABLE and change nothing. */
 static int bf16_available(void)
@@ -102,30 +158,17 @@ static void test_bf16_training(void **state)
 {
     (void)state;
     if (!bf16_available()) skip();
-    vae_model *probe = small_model(64, 2, 0, 5);
-    const size_t n = vae_model_param_count(probe);
-    vae_model_free(probe);
+    const size_t n = trained_param_count();
     const int threads_before = vae_get_threads();
-    ASSERT_OK(vae_set_threads(2));
-    vae_loss la, lb, lf;
-    float *a = train_copy_at(VAE_PRECISION_BF16, 5, 2, &la);
-    float *b = train_copy_at(VAE_PRECISION_BF16, 5, 2, &lb);
-    assert_memory_equal(a, b, n * sizeof *a);
-    assert_true(la.total == lb.total);
-    for (int t = 1; t <= 3; t += 2) {
-        ASSERT_OK(vae_set_threads(t));
-        float *c = train_copy_at(VAE_PRECISION_BF16, 5, 2, &lb);
-        if (memcmp(a, c, n * sizeof *a) != 0 || la.total != lb.total)
-            fail_msg("bf16: %d threads differ from 2", t);
-        free(c);
-    }
+    vae_loss la, lf;
+    float *a = train_twice_at_2_threads("bf16", VAE_PRECISION_BF16, 2, n, &la);
+    assert_any_thread_count_same("bf16", VAE_PRECISION_BF16, 2, n, a, &la);
     ASSERT_OK(vae_set_threads(2));
     float *f = train_copy(5, 2, &lf);
     assert_memory_not_equal(a, f, n * sizeof *a);
     assert_true(isfinite(la.total));
     assert_true(fabs(la.total - lf.total) < 5.0); /* nats per image, of ~200 */
     free(a);
-    free(b);
     free(f);
     ASSERT_OK(vae_set_threads(threads_before));
 }
@@ -140,16 +183,9 @@ static void test_bf16_checkpoint_resumes_in_either(void **state)
     vae_loss straight, resumed;
     float *ref = train_copy_at(VAE_PRECISION_BF16, 3, 2, &straight);
     char dir[] = "/tmp/vae-test-XXXXXX", path[256];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/model.vae", dir);
-    vae_model *m = small_model(64, 2, 0, 3);
-    ASSERT_OK(vae_model_set(m, VAE_PARAM_PRECISION, VAE_PRECISION_BF16));
+    save_after_one_epoch(VAE_PRECISION_BF16, dir, path, &resumed);
+    vae_model *m = NULL;
     vae_optimizer *opt = NULL;
-    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
-    ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, &resumed));
-    ASSERT_OK(vae_checkpoint_save(path, m, opt));
-    vae_optimizer_free(opt);
-    vae_model_free(m);
 
     for (int precision = VAE_PRECISION_BF16; precision >= VAE_PRECISION_FP32; precision--) {
         ASSERT_OK(vae_checkpoint_load(path, &m, &opt));
@@ -195,29 +231,16 @@ static void test_same_seed_same_bits(void **state)
 static void test_every_level_reproducible(void **state)
 {
     (void)state;
-    vae_model *probe = small_model(64, 2, 0, 5);
-    const size_t n = vae_model_param_count(probe);
-    vae_model_free(probe);
+    const size_t n = trained_param_count();
     const int threads_before = vae_get_threads();
     for (size_t i = 0; i < vae_backend_count(); i++) {
         const char *name = vae_backend_name(i);
         ASSERT_OK(vae_backend_select(name));
-        vae_loss la, lb;
-        ASSERT_OK(vae_set_threads(2));
-        float *a = train_copy(5, 1, &la), *b = train_copy(5, 1, &lb);
-        if (memcmp(a, b, n * sizeof *a) != 0 || la.total != lb.total)
-            fail_msg("%s: two runs at 2 threads differ", name);
-        if (strcmp(name, "blas") != 0) {
-            for (int t = 1; t <= 3; t += 2) {
-                ASSERT_OK(vae_set_threads(t));
-                float *c = train_copy(5, 1, &lb);
-                if (memcmp(a, c, n * sizeof *a) != 0 || la.total != lb.total)
-                    fail_msg("%s: %d threads differ from 2", name, t);
-                free(c);
-            }
-        }
+        vae_loss la;
+        float *a = train_twice_at_2_threads(name, VAE_PRECISION_FP32, 1, n, &la);
+        if (strcmp(name, "blas") != 0)
+            assert_any_thread_count_same(name, VAE_PRECISION_FP32, 1, n, a, &la);
         free(a);
-        free(b);
     }
     ASSERT_OK(vae_set_threads(threads_before));
     ASSERT_OK(vae_backend_select("auto"));
@@ -230,15 +253,9 @@ static void test_resume_is_bit_identical(void **state)
     float *ref = train_copy(3, 2, &straight);
 
     char dir[] = "/tmp/vae-test-XXXXXX", path[256];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/model.vae", dir);
-    vae_model *m = small_model(64, 2, 0, 3);
+    save_after_one_epoch(VAE_PRECISION_FP32, dir, path, &resumed);
+    vae_model *m = NULL;
     vae_optimizer *opt = NULL;
-    ASSERT_OK(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM));
-    ASSERT_OK(vae_train_epoch(m, opt, train_set, 100, NULL, NULL, &resumed));
-    ASSERT_OK(vae_checkpoint_save(path, m, opt));
-    vae_optimizer_free(opt);
-    vae_model_free(m);
 
     ASSERT_OK(vae_checkpoint_load(path, &m, &opt));
     assert_non_null(opt);
