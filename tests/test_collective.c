@@ -529,6 +529,20 @@ static void test_a_failing_epoch_fails_every_worker(void **state)
     free(bad);
 }
 
+/* Two workers (new_job(16, 1, Adam)) train one epoch in batches of
+ * `batch`, with a progress callback that gets each its job. */
+static void train_two_with_progress(job jobs[2], size_t batch, vae_progress_fn progress)
+{
+    group g = {.world = 2, .calls_left = -1};
+    for (int r = 0; r < 2; r++) {
+        jobs[r] = new_job(16, 1, VAE_OPTIM_ADAM);
+        jobs[r].batch = batch;
+        jobs[r].epochs = 1;
+        jobs[r].progress = progress;
+    }
+    run_workers(&g, jobs, train_job);
+}
+
 static int stop_on_worker_zero(void *user, size_t batch, size_t batches, const vae_loss *loss)
 {
     (void)batches;
@@ -540,14 +554,8 @@ static int stop_on_worker_zero(void *user, size_t batch, size_t batches, const v
 static void test_a_stop_stops_every_worker(void **state)
 {
     (void)state;
-    group g = {.world = 2, .calls_left = -1};
-    job jobs[2] = {new_job(16, 1, VAE_OPTIM_ADAM), new_job(16, 1, VAE_OPTIM_ADAM)};
-    for (int r = 0; r < 2; r++) {
-        jobs[r].batch = 50;
-        jobs[r].epochs = 1;
-        jobs[r].progress = stop_on_worker_zero;
-    }
-    run_workers(&g, jobs, train_job);
+    job jobs[2];
+    train_two_with_progress(jobs, 50, stop_on_worker_zero);
     for (int r = 0; r < 2; r++) {
         assert_int_equal(jobs[r].status, VAE_ERR_CANCELLED);
         assert_int_equal(vae_model_steps(jobs[r].m), 3); /* stopped after batch 2 (0-based) */
@@ -573,14 +581,8 @@ static int stop_at_the_last_on_worker_one(void *user, size_t batch, size_t batch
 static void test_a_stop_after_the_last_batch_stops_every_worker(void **state)
 {
     (void)state;
-    group g = {.world = 2, .calls_left = -1};
-    job jobs[2] = {new_job(16, 1, VAE_OPTIM_ADAM), new_job(16, 1, VAE_OPTIM_ADAM)};
-    for (int r = 0; r < 2; r++) {
-        jobs[r].batch = 250;
-        jobs[r].epochs = 1;
-        jobs[r].progress = stop_at_the_last_on_worker_one;
-    }
-    run_workers(&g, jobs, train_job);
+    job jobs[2];
+    train_two_with_progress(jobs, 250, stop_at_the_last_on_worker_one);
     const size_t count = vae_dataset_count(jobs[0].ds);
     for (int r = 0; r < 2; r++) {
         assert_int_equal(jobs[r].status, VAE_ERR_CANCELLED);
