@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "vae/vae.h"
@@ -79,6 +80,31 @@ static inline int select_row_invariant_level(void)
         if (strcmp(vae_backend_name(i), "blas") != 0)
             return vae_backend_select(vae_backend_name(i)) == VAE_OK ? 0 : -1;
     return -1;
+}
+
+/* The bytes of address space the process holds now (/proc/self/statm). */
+static inline unsigned long long address_space_held(void)
+{
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%llu", &pages), 1);
+    fclose(f);
+    return pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+}
+
+/* Lower the address-space limit to `cap` bytes (where it is not lower
+ * already), so that an allocation above it fails whatever the machine's
+ * overcommit. Returns the old limit, to restore with
+ * setrlimit(RLIMIT_AS, &old). */
+static inline struct rlimit limit_address_space(unsigned long long cap)
+{
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+    lim = old;
+    if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > cap) lim.rlim_cur = (rlim_t)cap;
+    assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+    return old;
 }
 
 /* Remove a temporary directory and the files in it (no subdirectories). */

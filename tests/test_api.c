@@ -293,18 +293,7 @@ static void test_model_alloc_failure(void **state)
     ASSERT_OK(vae_config_set_hidden(cfg, VAE_BOTH, wide, 16));
     /* 2 x 15 x 2^32 floats, 512 GiB: refused by an address-space limit just
      * above what the process holds, whatever the machine's overcommit. */
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
-    unsigned long long vm_pages = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%llu", &vm_pages), 1);
-    fclose(f);
-    lim = old;
-    const unsigned long long cap = vm_pages * (unsigned long long)sysconf(_SC_PAGESIZE) +
-                                   ((unsigned long long)1 << 32);
-    if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > cap) lim.rlim_cur = (rlim_t)cap;
-    assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+    struct rlimit old = limit_address_space(address_space_held() + ((unsigned long long)1 << 32));
     vae_model *m = (vae_model *)&m;
     const vae_status s = vae_model_create(&m, cfg);
     assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);

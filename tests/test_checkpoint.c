@@ -378,21 +378,11 @@ static void test_large_file_costs_no_memory(void **state)
     char big[160];
     snprintf(big, sizeof big, "%s/sparse.vae", dir);
     const off_t size = (off_t)1200 << 20;
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
-    unsigned long long pages = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%llu", &pages), 1);
-    fclose(f);
+    const unsigned long long held = address_space_held();
     for (int magic = 0; magic < 2; magic++) {
         write_file(big, good, magic ? len : 4); /* the real head, or a bad magic */
         assert_int_equal(truncate(big, size), 0);
-        lim = old;
-        const unsigned long long cap = pages * (unsigned long long)sysconf(_SC_PAGESIZE) +
-                                       ((unsigned long long)256 << 20);
-        if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur > cap) lim.rlim_cur = (rlim_t)cap;
-        assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+        struct rlimit old = limit_address_space(held + ((unsigned long long)256 << 20));
         vae_model *got = NULL;
         const vae_status s = vae_checkpoint_load(big, &got, NULL);
         assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
