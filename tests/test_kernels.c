@@ -30,6 +30,8 @@
 #include "kernels/kernels.h"
 #include "rng.h"
 
+#include "levels.h"
+
 static float *rand_matrix(vaei_rng *r, size_t rows, size_t ld)
 {
     float *p = malloc((rows * ld + 1) * sizeof *p);
@@ -263,7 +265,7 @@ static void test_reproducible(void **state)
     for (size_t i = 0; i < vae_backend_count(); i++) {
         const char *name = vae_backend_name(i);
         assert_int_equal(vae_backend_select(name), VAE_OK);
-        const int simd = strcmp(name, "blas") != 0 && strcmp(name, "ref") != 0;
+        const int simd = level_is_ours(name) && strcmp(name, "ref") != 0;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int t = 0; t < 4; t++) {
                 const size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
@@ -319,7 +321,7 @@ static void test_rows_do_not_depend_on_batch(void **state)
     size_t checked = 0;
     for (size_t i = 0; i < vae_backend_count(); i++) {
         const char *name = vae_backend_name(i);
-        if (strcmp(name, "blas") == 0) continue; /* all but the BLAS are ours */
+        if (!level_is_ours(name)) continue;
         assert_int_equal(vae_backend_select(name), VAE_OK);
         for (int threads = 1; threads <= 2; threads++) {
             assert_int_equal(vae_set_threads(threads), VAE_OK);
