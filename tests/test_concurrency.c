@@ -14,11 +14,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "common.h"
 #include "error.h"
+#include "kernels/threadpool.h"
 
 enum { MODELS = 2, HIDDEN = 32, EPOCHS = 2, BATCH = 64 };
 
@@ -221,11 +223,60 @@ static void test_log_callback_pairs(void **state)
     vaei_log(VAE_LOG_ERROR, "after"); /* no callback: nothing happens */
 }
 
+/* The pool runs a job on at most the thread setting's threads, however
+ * many parts the job has, and each part once; workers made for a larger
+ * setting earlier stay out of it. */
+enum { PARTS = 16 };
+typedef struct {
+    pthread_t who[PARTS];
+    int runs[PARTS], nparts[PARTS]; /* checked by the test's thread */
+} parts_seen;
+
+/* A part lasts 0.2 ms, long enough for every worker the job lets in to
+ * wake and take one. */
+static void note_part(void *ctx, int part, int nparts)
+{
+    parts_seen *s = ctx;
+    s->nparts[part] = nparts;
+    s->who[part] = pthread_self();
+    s->runs[part]++;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 200000);
+}
+
+static void test_pool_threads(void **state)
+{
+    (void)state;
+    const int saved = vae_get_threads();
+    static const int settings[] = {4, 2, 1, 3};
+    for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
+        assert_int_equal(vae_set_threads(settings[i]), VAE_OK);
+        for (int round = 0; round < 20; round++) {
+            parts_seen s = {0};
+            vaei_parallel(PARTS, note_part, &s);
+            int distinct = 0;
+            for (int p = 0; p < PARTS; p++) {
+                assert_int_equal(s.runs[p], 1);
+                assert_int_equal(s.nparts[p], PARTS);
+                int seen_before = 0;
+                for (int q = 0; q < p; q++) seen_before |= pthread_equal(s.who[q], s.who[p]);
+                distinct += !seen_before;
+            }
+            assert_true(distinct <= settings[i]);
+            if (settings[i] == 1) assert_true(pthread_equal(s.who[0], pthread_self()));
+        }
+    }
+    assert_int_equal(vae_set_threads(saved), VAE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_models_two_threads),
         cmocka_unit_test(test_log_callback_pairs),
+        cmocka_unit_test(test_pool_threads),
     };
     return cmocka_run_group_tests_name("concurrency", tests, setup, teardown);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels.h"
 #include "threadpool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -46,11 +47,14 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITI
 static pthread_t *workers;
 static int nworkers, stopping;
 
-/* The current job; generation counts jobs so that a worker sees each once. */
+/* The current job; generation counts jobs so that a worker sees each once.
+ * Only workers numbered below `workers` take part: a job may have more parts
+ * than threads (the GEMM's parts are taken as threads come free), and the
+ * pool may hold more workers than the thread setting now allows. */
 static struct {
     vaei_task_fn fn;
     void *ctx;
-    int nparts;
+    int nparts, workers;
 } job;
 static unsigned long generation;
 /* The next part to take, tagged with the job's generation in the high 32
@@ -148,21 +152,26 @@ void *vaei_scratch(int slot, size_t bytes)
     return scratch_grow(s, slot, bytes);
 }
 
-/* Every worker's pooled slots grown to what any thread has asked; called
- * by vaei_parallel's caller between jobs, when no worker touches its own.
- * Out of memory: a slot is left empty, and vaei_scratch says so when asked. */
-static void grow_workers(void)
+/* The pooled slots of workers [0, n) grown to what any thread has asked;
+ * called by vaei_parallel's caller between jobs, when no worker touches its
+ * own. Out of memory: a slot is left empty, and vaei_scratch says so when
+ * asked. */
+static void grow_workers(int n)
 {
-    for (int w = 0; w < nworkers; w++)
+    for (int w = 0; w < n; w++)
         for (int slot = 0; slot < VAEI_SCRATCH_POOLED; slot++)
             (void)scratch_grow(worker_scratch[w], slot,
                                __atomic_load_n(&pooled_size[slot], __ATOMIC_RELAXED));
 }
 
-/* arg: the worker's scratch, made by ensure_workers. */
+/* arg: the worker's number; its scratch is made by ensure_workers, which
+ * holds mu until the worker is registered. */
 static void *worker_main(void *arg)
 {
-    (void)pthread_setspecific(scratch_key, arg);
+    const int self = (int)(intptr_t)arg;
+    pthread_mutex_lock(&mu);
+    (void)pthread_setspecific(scratch_key, worker_scratch[self]);
+    pthread_mutex_unlock(&mu);
     unsigned long seen = 0;
     for (;;) {
         /* Poll for a new generation, then sleep on the condition. */
@@ -172,7 +181,8 @@ static void *worker_main(void *arg)
             if ((i & 15) == 15 && now_ns() - t0 > SPIN_NS) break;
         }
         pthread_mutex_lock(&mu);
-        while (generation == seen && !stopping) pthread_cond_wait(&wake, &mu);
+        while ((generation == seen || self >= job.workers) && !stopping)
+            pthread_cond_wait(&wake, &mu);
         if (stopping) {
             pthread_mutex_unlock(&mu);
             return NULL;
@@ -221,29 +231,35 @@ static int ensure_workers(int n)
     while (nworkers < n) {
         scratch_t *s = calloc(1, sizeof *s);
         if (!s) break;
-        if (pthread_create(&workers[nworkers], NULL, worker_main, s) != 0) {
+        worker_scratch[nworkers] = s;
+        if (pthread_create(&workers[nworkers], NULL, worker_main, (void *)(intptr_t)nworkers) != 0) {
             free(s);
             break;
         }
-        worker_scratch[nworkers++] = s;
+        nworkers++;
     }
     return nworkers;
 }
 
 void vaei_parallel(int nparts, vaei_task_fn fn, void *ctx)
 {
-    if (nparts <= 1 || pthread_mutex_trylock(&busy) != 0) {
+    /* Threads, the caller's included: never more than the thread setting,
+     * whatever the number of parts, so that no core runs two of ours. */
+    const int setting = vaei_threads(), threads = nparts < setting ? nparts : setting;
+    if (threads <= 1 || pthread_mutex_trylock(&busy) != 0) {
         for (int p = 0; p < nparts; p++) fn(ctx, p, nparts);
         return;
     }
     pthread_mutex_lock(&mu);
-    if (ensure_workers(nparts - 1) < 1) {
+    const int have = ensure_workers(threads - 1);
+    if (have < 1) {
         pthread_mutex_unlock(&mu);
         pthread_mutex_unlock(&busy);
         for (int p = 0; p < nparts; p++) fn(ctx, p, nparts);
         return;
     }
-    grow_workers();
+    job.workers = have < threads - 1 ? have : threads - 1;
+    grow_workers(job.workers);
     job.fn = fn;
     job.ctx = ctx;
     job.nparts = nparts;

@@ -2,10 +2,12 @@
  * A small persistent pool of worker threads for the SIMD kernels.
  *
  * vaei_parallel(n, fn, ctx) runs fn(ctx, part, n) for every part in [0, n)
- * and returns when all are done; the calling thread takes parts too. Which
- * thread runs a part is not fixed, so a task must make its result depend
- * only on (part, n): then a run is reproducible for a given n. One job runs
- * at a time: a caller that finds the pool busy runs its parts itself.
+ * and returns when all are done; the calling thread takes parts too, and at
+ * most vae_get_threads() threads in all take them, as they come free (a job
+ * may have more parts than threads). Which thread runs a part is not fixed,
+ * so a task must make its result depend only on (part, n): then a run is
+ * reproducible for a given n. One job runs at a time: a caller that finds
+ * the pool busy runs its parts itself.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -26,10 +28,10 @@ void vaei_split(size_t count, size_t grain, int part, int nparts, size_t *begin,
  * the thread's life (freed at its exit); NULL when out of memory. Slots
  * 0 to 3 are distinct buffers. The slots below VAEI_SCRATCH_POOLED (the
  * GEMM's packing buffers, wanted by whichever thread runs a part) are also
- * grown on every pool worker, to the largest size any thread has asked, by
- * the next vaei_parallel before it starts its job: a worker's own call then
- * finds them sized, and once every size has been asked (a warm-up step),
- * no thread allocates. */
+ * grown on every pool worker a job lets in, to the largest size any thread
+ * has asked, by the next vaei_parallel before it starts its job: a worker's
+ * own call then finds them sized, and once every size has been asked (a
+ * warm-up step), no thread allocates. */
 enum { VAEI_SCRATCH_POOLED = 2 };
 void *vaei_scratch(int slot, size_t bytes);
 
