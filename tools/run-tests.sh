@@ -97,7 +97,8 @@ ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:ha
 # to the sanitizers), then vae-train on every hostile file under memcheck.
 stage "valgrind"
 meson test -C build --setup valgrind --print-errorlogs
-VAE_TEST_VALGRIND=1 OPENBLAS_NUM_THREADS=1 meson test -C build --suite hostile --print-errorlogs
+VAE_TEST_VALGRIND=1 OPENBLAS_NUM_THREADS=1 VAE_BACKEND=ref meson test -C build --suite hostile \
+    --print-errorlogs
 
 # ThreadSanitizer on the concurrency test. -Dblas=none: TSan sees only
 # instrumented code, and OpenBLAS's worker threads and their spin-waits are
