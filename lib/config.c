@@ -51,11 +51,6 @@ unsigned vaei_param_flags(int slot)
     return params[slot].flags;
 }
 
-int vaei_param_is_arch(int slot)
-{
-    return (params[slot].flags & VAEI_ARCH) != 0;
-}
-
 vae_status vaei_param_check(int slot, double v)
 {
     VAEI_CHECK(isfinite(v) && v >= params[slot].lo && v <= params[slot].hi,

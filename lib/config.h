@@ -78,8 +78,6 @@ int vaei_param_slot(vae_param p);
 /* The public id of a slot, and its VAEI_* flags. */
 vae_param vaei_param_id(int slot);
 unsigned vaei_param_flags(int slot);
-/* Whether a slot is fixed once the model exists. */
-int vaei_param_is_arch(int slot);
 /* Validate value for slot; records the reason on failure. */
 vae_status vaei_param_check(int slot, double value);
 void vaei_config_defaults(struct vae_config *c);

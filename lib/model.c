@@ -204,7 +204,7 @@ vae_status vae_model_set(vae_model *m, vae_param p, double value)
     VAEI_CHECK_ARG(m != NULL);
     const int slot = vaei_param_slot(p);
     VAEI_CHECK(slot >= 0, VAE_ERR_INVALID_ARGUMENT, "unknown parameter %d", (int)p);
-    VAEI_CHECK(!vaei_param_is_arch(slot), VAE_ERR_INVALID_ARGUMENT,
+    VAEI_CHECK(!(vaei_param_flags(slot) & VAEI_ARCH), VAE_ERR_INVALID_ARGUMENT,
                "parameter %d is part of the architecture: fixed once the model exists", (int)p);
     VAEI_TRY(vaei_param_check(slot, value));
     struct vae_config next = m->cfg;
@@ -381,7 +381,6 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
                                 const float *in, size_t ldin, size_t cond_at, size_t n,
                                 float **g, float **spare, size_t keep)
 {
-    const float slope = (float)VAEI_CFG(m, S_LEAKY_SLOPE);
     const vaei_layer_ctx cx = layer_ctx(m);
     for (size_t l = nl; l-- > 0;) {
         const float *x = l ? h[l - 1] : in;
@@ -391,7 +390,7 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
                                      width ? *spare : NULL, width));
         if (width == 0) continue;
         if (l && ly[l - 1].act >= 0)
-            vaei_act_backward(*spare, h[l - 1], n * width, ly[l - 1].act, slope);
+            vaei_act_backward(*spare, h[l - 1], n * width, ly[l - 1].act, cx.leaky_slope);
         float *t = *g;
         *g = *spare;
         *spare = t;
