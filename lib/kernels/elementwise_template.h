@@ -124,6 +124,18 @@ static void EW_SUFFIX(bias_act)(float *h, size_t n, size_t w, const float *b, in
         return;
     }
     const vf vs = vset1(slope);
+    if (w < VW && VW % w == 0) {
+        /* A few channels (a one-channel image): whole vectors over the
+         * flat rows, the bias repeating every w floats. */
+        float pattern[VW];
+        for (size_t j = 0; j < VW; j++) pattern[j] = b[j % w];
+        const vf vb = vload(pattern);
+        const size_t count = n * w;
+        size_t i = 0;
+        for (; i + VW <= count; i += VW) vstore(h + i, act_vec(vadd(vload(h + i), vb), act, vs));
+        if (i < count) vstore_n(h + i, act_vec(vadd(vload_n(h + i, count - i), vb), act, vs), count - i);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         float *r = h + i * w;
         size_t j = 0;
