@@ -290,9 +290,12 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
 /* ------------------------------------------------------------------------ */
 
 /* C[mr x nr] = alpha * A_panel B_panel + beta * C, over kc, with nv vectors
- * across (the panel's width); beta == 0 ignores C. */
-INLINE void micro_tile(int nv, size_t kc, const pk_t *a, const pk_t *b, float *c, size_t ldc,
-                       float alpha, float beta, size_t mr, size_t nr)
+ * across (the panel's width); beta == 0 ignores C. Element (r, p) of the A
+ * panel is a[p ps + r rs]: ps = MR, rs = 1 for a packed panel; for op(A)
+ * read in place (float32 only), the strides of A itself. The same products
+ * in the same order either way. */
+INLINE void micro_tile(int nv, size_t kc, const pk_t *a, size_t rs, size_t ps, const pk_t *b,
+                       float *c, size_t ldc, float alpha, float beta, size_t mr, size_t nr)
 {
     vf acc[MR][NV];
 #pragma GCC unroll 16
@@ -313,13 +316,13 @@ INLINE void micro_tile(int nv, size_t kc, const pk_t *a, const pk_t *b, float *c
         }
     }
 #else
-    for (size_t p = 0; p < kc; p++, a += MR, b += nv * VW) {
+    for (size_t p = 0; p < kc; p++, a += ps, b += nv * VW) {
         vf bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) bv[v] = vload(b + v * VW);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
-            const vf ar = vset1(a[r]);
+            const vf ar = vset1(a[(size_t)r * rs]);
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++) acc[r][v] = vfma(ar, bv[v], acc[r][v]);
         }
@@ -357,14 +360,27 @@ INLINE void micro_tile(int nv, size_t kc, const pk_t *a, const pk_t *b, float *c
     static void tile_##nv(size_t kc, const pk_t *a, const pk_t *b, float *c, size_t ldc,   \
                           float alpha, float beta, size_t mr, size_t nr)                    \
     {                                                                                      \
-        micro_tile(nv, kc, a, b, c, ldc, alpha, beta, mr, nr);                             \
+        micro_tile(nv, kc, a, 1, MR, b, c, ldc, alpha, beta, mr, nr);                      \
     }
+#ifdef GEMM_BF16
+#define DIRECT_FN(nv)
+#else
+#define DIRECT_FN(nv)                                                                      \
+    static void direct_##nv(size_t kc, const float *a, size_t rs, size_t ps, const float *b,  \
+                            float *c, size_t ldc, float alpha, float beta, size_t nr)       \
+    {                                                                                      \
+        micro_tile(nv, kc, a, rs, ps, b, c, ldc, alpha, beta, MR, nr);                     \
+    }
+#endif
 TILE_FN(1)
+DIRECT_FN(1)
 #if NV >= 2
 TILE_FN(2)
+DIRECT_FN(2)
 #endif
 #if NV >= 3
 TILE_FN(3)
+DIRECT_FN(3)
 #endif
 #if NV >= 4
 #error "GEMM_NV above 3 needs another TILE_FN"
@@ -381,6 +397,20 @@ static const tile_fn tiles[NV + 1] = {
     tile_3,
 #endif
 };
+
+#ifndef GEMM_BF16
+typedef void (*direct_fn)(size_t, const float *, size_t, size_t, const float *, float *, size_t,
+                          float, float, size_t);
+static const direct_fn directs[NV + 1] = {
+    NULL, direct_1,
+#if NV >= 2
+    direct_2,
+#endif
+#if NV >= 3
+    direct_3,
+#endif
+};
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* The blocked product over C[i0:i1, j0:j1]                                 */
@@ -414,10 +444,23 @@ typedef struct {
     size_t a_width, b_width;
 } gemm_shared;
 
+/* op(A) of a product with few columns is read in place rather than
+ * packed: each of its elements serves only n FMAs, so packing (a copy, or
+ * a transpose when ta = N) would cost a visible share of the product,
+ * while a tile's MR rows or kc runs of MR stream well. Float32 only: bf16
+ * packs to convert. */
+#define DIRECT_N (2 * NR)
+#ifdef GEMM_BF16
+#define DIRECT_A(g, sh) 0
+#else
+#define DIRECT_A(g, sh) (!(sh)->a && (g)->n <= DIRECT_N)
+#endif
+
 static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, size_t j1,
                          pk_t *abuf, pk_t *bbuf, const gemm_shared *sh)
 {
     const size_t kb = k_block(g->k), mc_max = sh->a ? i1 - i0 : MC;
+    const int direct = DIRECT_A(g, sh);
     for (size_t jc = j0; jc < j1; jc += NC) {
         const size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += kb) {
@@ -434,16 +477,34 @@ static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, si
                 const pk_t *apack = abuf;
                 if (sh->a)
                     apack = sh->a + KP(pc) * sh->a_width;
-                else
+                else if (!direct)
                     pack_a(g, ic, mc, pc, kc, abuf);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     const size_t nr = min_sz(NR, nc - jr);
                     const tile_fn tile = tiles[(nr + VW - 1) / VW];
                     const pk_t *bp = bpack + jr * kp;
                     float *cc = g->c + ic * g->ldc + jc + jr;
-                    for (size_t ir = 0; ir < mc; ir += MR)
+                    for (size_t ir = 0; ir < mc; ir += MR) {
+                        const size_t mr = min_sz(MR, mc - ir);
+#ifndef GEMM_BF16
+                        if (direct && mr == MR) {
+                            const int n_a = g->ta == VAE_NO_TRANS;
+                            const size_t i = ic + ir;
+                            directs[(nr + VW - 1) / VW](
+                                kp, n_a ? g->a + i * g->lda + pc : g->a + pc * g->lda + i,
+                                n_a ? g->lda : 1, n_a ? 1 : g->lda, bp, cc + ir * g->ldc, g->ldc,
+                                g->alpha, beta, nr);
+                            continue;
+                        }
+                        if (direct) { /* the last rows, fewer than MR: packed, zero-padded */
+                            pack_a(g, ic + ir, mr, pc, kc, abuf);
+                            tile(kp, abuf, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta, mr, nr);
+                            continue;
+                        }
+#endif
                         tile(kp, apack + ir * kp, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
-                             min_sz(MR, mc - ir), nr);
+                             mr, nr);
+                    }
                 }
             }
         }
@@ -793,7 +854,12 @@ static int share_operand(gemm_job *job, int nt)
     const gemm_args *g = job->g;
     const size_t m = g->m, n = g->n;
     const size_t a_width = (m + MR - 1) / MR * MR, b_width = n / NR * NR + (n % NR + VW - 1) / VW * VW;
-    const int share_a = !job->split_rows && m <= 2 * MC, share_b = job->split_rows && n <= NC;
+    /* Not B of a product with few columns: each thread then packs each k
+     * block of it as it goes, into L1, and that beat reading a shared
+     * copy half made by the other core (a conv's dW, 512 x 64 over
+     * k = 6272: 1.31 ms against 2.04 ms at 2 threads). */
+    const int share_a = !job->split_rows && m <= 2 * MC;
+    const int share_b = job->split_rows && n <= NC && n > DIRECT_N;
     if (nt == 1 || !(share_a || share_b)) return nt;
     const size_t words = (share_a ? a_width : b_width) * KP(g->k);
     pk_t *buf = vaei_scratch(SCRATCH_SHARED, words * sizeof(pk_t));
