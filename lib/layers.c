@@ -6,10 +6,8 @@
  *           dW = col(X)^T dY,  dX = col2im(dY W^T)
  *   deconv  Y = col2im(X W),                 W [ci x k*k*co]
  *           dW = X^T col(dY),  dX = col(dY) W^T
- * so every GEMM level serves them, and the column buffers are the model's
- * workspace (vaei_layer_ctx; no allocation in a step). A conv's col(X) is
- * kept from the forward pass for its dW: rebuilding it cost as much as
- * the product's own reading of it.
+ * so every GEMM level serves them, and the column buffer is the model's
+ * workspace (vaei_layer_ctx; no allocation in a step).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -192,12 +190,6 @@ static size_t out_channels(const vaei_layer *ly)
     return ly->kind == VAEI_CONV ? ly->ch : ly->kind == VAEI_DECONV ? ly->g.c : ly->out;
 }
 
-/* A conv layer's col(X) for n images, in the kept region. */
-static float *kept_col(const vaei_layer_ctx *cx, const vaei_layer *ly, size_t n)
-{
-    return cx->kept + n * ly->kept;
-}
-
 /* A layer's product at the model's precision: with bf16, the large ones
  * run on bfloat16 operands with float32 sums (dispatch.c). */
 #define GEMM(c, ...) vaei_gemm_prec((c)->precision, __VA_ARGS__)
@@ -218,7 +210,6 @@ vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, co
                                W + ly->in * ly->out, ly->out, 1.0f, y, ly->out));
         break;
     case VAEI_CONV: /* Y [n*ho*wo x co] = col(X) W */
-        col = kept_col(cx, ly, n);
         vaei_im2col(x, ldx, n, g, col);
         VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_NO_TRANS, n * g->ho * g->wo, ly->ch, kk * g->c, 1.0f,
                            col, kk * g->c, W, ly->ch, 0.0f, y, ly->ch));
@@ -264,10 +255,10 @@ vae_status vaei_layer_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, c
     const vaei_conv_geom *geo = &ly->g;
     const size_t rows = n * geo->ho * geo->wo, kkc = geo->k * geo->k * geo->c;
     if (ly->kind == VAEI_CONV) {
-        /* dW = col(X)^T dY, col(X) as the forward pass left it; dX = col2im(dY W^T) */
-        (void)x, (void)ldx;
-        VAEI_TRY(GEMM(cx, VAE_TRANS, VAE_NO_TRANS, kkc, ly->ch, rows, 1.0f, kept_col(cx, ly, n),
-                           kkc, g, ly->ch, 0.0f, dW, ly->ch));
+        /* dW = col(X)^T dY; dX = col2im(dY W^T) */
+        vaei_im2col(x, ldx, n, geo, col);
+        VAEI_TRY(GEMM(cx, VAE_TRANS, VAE_NO_TRANS, kkc, ly->ch, rows, 1.0f, col, kkc, g, ly->ch,
+                           0.0f, dW, ly->ch));
         if (!dx) return VAE_OK;
         VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_TRANS, rows, kkc, ly->ch, 1.0f, g, ly->ch, W,
                            ly->ch, 0.0f, col, kkc));

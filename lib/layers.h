@@ -35,8 +35,6 @@ typedef struct vaei_layer {
     size_t cond;     /* dense only: conditioning columns appended to the input */
     size_t fan_in;   /* PyTorch's fan_in: the initialisation bound is 1/sqrt(fan_in) */
     size_t ch;       /* conv: output channels; deconv: input channels */
-    size_t kept;     /* conv: where its column matrix starts in the kept region, in
-                        floats per image (the region holds n images of each in turn) */
     int kind, act;   /* VAEI_DENSE...; a vae_activation, or -1 for none */
     vaei_conv_geom g;
 } vaei_layer;
@@ -45,8 +43,7 @@ typedef struct vaei_layer {
 typedef struct vaei_layer_ctx {
     const float *params; /* the flat parameter buffer */
     float *grads;        /* its gradient (backward) */
-    float *col;          /* the workspace's column matrix (scratch) */
-    float *kept;         /* the conv layers' forward column matrices, for backward */
+    float *col;          /* the workspace's column matrix */
     int precision;       /* a vae_precision */
     float leaky_slope;   /* of VAE_ACTIVATION_LEAKY_RELU */
 } vaei_layer_ctx;
@@ -66,8 +63,7 @@ vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, co
 
 /* From g = d/d(pre-activation output) [n x out]: the layer's parameter
  * gradients, and when dx is not NULL the gradient of the first `width`
- * input columns into dx [n x width]. A conv layer reads the column matrix
- * of its last forward pass, which must have been over the same n rows. */
+ * input columns into dx [n x width]. */
 vae_status vaei_layer_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
                                size_t ldx, const float *cond, size_t ldc, size_t n,
                                const float *g, float *dx, size_t width);

@@ -45,10 +45,6 @@ static void add_layer(vae_model *m, vaei_layer *ly, const char *side, const char
     if (ly->in > m->widest) m->widest = ly->in;
     const size_t col = vaei_layer_rows(ly) * (ly->kind == VAEI_DENSE ? 0 : kk * g->c);
     if (col > m->col_width) m->col_width = col;
-    if (ly->kind == VAEI_CONV) {
-        ly->kept = m->kept_width;
-        m->kept_width += col;
-    }
 }
 
 static void add_dense(vae_model *m, vaei_layer *ly, const char *side, const char *tag,
@@ -294,8 +290,7 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     vaei_workspace *ws = &m->ws;
     if (n <= ws->cap) return VAE_OK;
     /* Floats per row of every buffer, then one allocation carved in order. */
-    size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest + m->col_width +
-                     m->kept_width;
+    size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest + m->col_width;
     for (size_t l = 0; l < m->n_enc; l++) per_row += m->enc[l].out;
     for (size_t l = 0; l < m->n_dec; l++) per_row += m->dec[l].out;
     VAEI_CHECK(n <= (SIZE_MAX / sizeof(float) - 2 * m->L) / per_row, VAE_ERR_LIMIT,
@@ -318,7 +313,6 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     CARVE(ws->g0, m->widest);
     CARVE(ws->g1, m->widest);
     CARVE(ws->col, m->col_width);
-    CARVE(ws->kept, m->kept_width);
 #undef CARVE
     return VAE_OK;
 }
@@ -330,8 +324,8 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
 /* What the layers' passes take from the model (lib/layers.c). */
 static vaei_layer_ctx layer_ctx(const vae_model *m)
 {
-    const vaei_layer_ctx cx = {m->params, m->grads, m->ws.col, m->ws.kept,
-                               (int)VAEI_CFG(m, S_PRECISION), (float)VAEI_CFG(m, S_LEAKY_SLOPE)};
+    const vaei_layer_ctx cx = {m->params, m->grads, m->ws.col, (int)VAEI_CFG(m, S_PRECISION),
+                               (float)VAEI_CFG(m, S_LEAKY_SLOPE)};
     return cx;
 }
 

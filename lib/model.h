@@ -38,7 +38,6 @@ typedef struct vaei_workspace {
     float *dec[VAEI_MAX_LAYERS + 1];     /* post-activation; the last is the output [cap x D] */
     float *g0, *g1;                      /* [cap x widest] gradient ping-pong */
     float *col;                          /* [cap x col_width] im2col matrix */
-    float *kept;                         /* [cap x kept_width] conv layers' col(X) */
     double *kl_dim;                      /* [L] batch KL per latent dimension */
 } vaei_workspace;
 
@@ -50,7 +49,6 @@ struct vae_model {
     size_t px_logvar;   /* offset of the learned per-dimension Gaussian log-variance */
     size_t widest;      /* widest activation, for the gradient buffers */
     size_t col_width;   /* column-matrix floats per image of the largest conv */
-    size_t kept_width;  /* column-matrix floats per image of all conv layers */
     size_t n_params;
     float *params, *grads;
     size_t n_tensors;
