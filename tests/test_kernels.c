@@ -254,11 +254,10 @@ static void product(int threads, vae_transpose ta, vae_transpose tb, size_t m, s
 static void test_reproducible(void **state)
 {
     (void)state;
-    /* The last three: few columns or rows, where op(A) or op(B) is read in
-     * place, not packed. */
+    /* The last two: few columns, where op(A) is read in place, not packed. */
     static const size_t shapes[][3] = {{128, 400, 784}, {784, 400, 128}, {128, 4, 400},
                                        {128, 400, 2},   {2, 400, 128},   {97, 203, 300},
-                                       {300, 64, 257},  {257, 40, 300},  {40, 300, 257}};
+                                       {300, 64, 257},  {257, 40, 300}};
     vaei_rng r;
     vaei_rng_seed(&r, 7);
     float *a = rand_matrix(&r, 784, 784), *b = rand_matrix(&r, 784, 784);

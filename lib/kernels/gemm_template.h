@@ -291,13 +291,11 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
 
 /* C[mr x nr] = alpha * A_panel B_panel + beta * C, over kc, with nv vectors
  * across (the panel's width); beta == 0 ignores C. Element (r, p) of the A
- * panel is a[p ps + r rs] and row p of the B panel starts at b + p bs:
- * ps = MR, rs = 1 and bs = nv VW for packed panels; for an operand read in
- * place (float32 only), the strides of the matrix itself. The same
- * products in the same order either way. */
+ * panel is a[p ps + r rs]: ps = MR, rs = 1 for a packed panel; for op(A)
+ * read in place (float32 only), the strides of A itself. The same products
+ * in the same order either way. */
 INLINE void micro_tile(int nv, size_t kc, const pk_t *a, size_t rs, size_t ps, const pk_t *b,
-                       size_t bs, float *c, size_t ldc, float alpha, float beta, size_t mr,
-                       size_t nr)
+                       float *c, size_t ldc, float alpha, float beta, size_t mr, size_t nr)
 {
     vf acc[MR][NV];
 #pragma GCC unroll 16
@@ -318,7 +316,7 @@ INLINE void micro_tile(int nv, size_t kc, const pk_t *a, size_t rs, size_t ps, c
         }
     }
 #else
-    for (size_t p = 0; p < kc; p++, a += ps, b += bs) {
+    for (size_t p = 0; p < kc; p++, a += ps, b += nv * VW) {
         vf bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) bv[v] = vload(b + v * VW);
@@ -362,17 +360,16 @@ INLINE void micro_tile(int nv, size_t kc, const pk_t *a, size_t rs, size_t ps, c
     static void tile_##nv(size_t kc, const pk_t *a, const pk_t *b, float *c, size_t ldc,   \
                           float alpha, float beta, size_t mr, size_t nr)                    \
     {                                                                                      \
-        micro_tile(nv, kc, a, 1, MR, b, (size_t)(nv) * VW, c, ldc, alpha, beta, mr, nr);   \
+        micro_tile(nv, kc, a, 1, MR, b, c, ldc, alpha, beta, mr, nr);                      \
     }
 #ifdef GEMM_BF16
 #define DIRECT_FN(nv)
 #else
 #define DIRECT_FN(nv)                                                                      \
     static void direct_##nv(size_t kc, const float *a, size_t rs, size_t ps, const float *b,  \
-                            size_t bs, float *c, size_t ldc, float alpha, float beta,       \
-                            size_t mr, size_t nr)                                           \
+                            float *c, size_t ldc, float alpha, float beta, size_t nr)       \
     {                                                                                      \
-        micro_tile(nv, kc, a, rs, ps, b, bs, c, ldc, alpha, beta, mr, nr);                 \
+        micro_tile(nv, kc, a, rs, ps, b, c, ldc, alpha, beta, MR, nr);                     \
     }
 #endif
 TILE_FN(1)
@@ -402,8 +399,8 @@ static const tile_fn tiles[NV + 1] = {
 };
 
 #ifndef GEMM_BF16
-typedef void (*direct_fn)(size_t, const float *, size_t, size_t, const float *, size_t, float *,
-                          size_t, float, float, size_t, size_t);
+typedef void (*direct_fn)(size_t, const float *, size_t, size_t, const float *, float *, size_t,
+                          float, float, size_t);
 static const direct_fn directs[NV + 1] = {
     NULL, direct_1,
 #if NV >= 2
@@ -447,103 +444,68 @@ typedef struct {
     size_t a_width, b_width;
 } gemm_shared;
 
-/* An operand that serves few FMAs per element is read in place rather
- * than packed, since packing it (a copy, or a transpose) would cost a
- * visible share of the product: op(A) when C has at most DIRECT_N columns
- * (a tile's MR rows, or its kc runs of MR, stream well), op(B) when B is
- * row-major and C has at most DIRECT_M rows (a tile reads NR floats of
- * each of kc rows). A conv layer's products are of these shapes. Tiles at
- * the edges pack as before. Float32 only: bf16 packs to convert. */
+/* op(A) of a product with few columns is read in place rather than
+ * packed: each of its elements serves only n FMAs, so packing (a copy, or
+ * a transpose when ta = N) would cost a visible share of the product,
+ * while a tile's MR rows or kc runs of MR stream well. Float32 only: bf16
+ * packs to convert. */
 #define DIRECT_N (2 * NR)
-#define DIRECT_M (8 * MR)
 #ifdef GEMM_BF16
 #define DIRECT_A(g, sh) 0
-#define DIRECT_B(g, sh) 0
 #else
 #define DIRECT_A(g, sh) (!(sh)->a && (g)->n <= DIRECT_N)
-#define DIRECT_B(g, sh) (!(sh)->b && (g)->tb == VAE_NO_TRANS && (g)->m <= DIRECT_M)
-
-/* Rows [i, i + mr) of C against the B panel (b, stride bs, nr columns) over
- * k block [pc, pc + kc): op(A) in place when da and the tile is whole,
- * else packed (apanel, or packed now into abuf at the edge). */
-static void direct_tile(const gemm_args *g, int da, size_t i, size_t mr, size_t pc, size_t kc,
-                        const float *apanel, float *abuf, const float *b, size_t bs, float *c,
-                        float beta, size_t nr)
-{
-    const float *a = apanel;
-    size_t rs = 1, ps = MR;
-    if (da && mr == MR) {
-        const int n_a = g->ta == VAE_NO_TRANS;
-        a = n_a ? g->a + i * g->lda + pc : g->a + pc * g->lda + i;
-        rs = n_a ? g->lda : 1;
-        ps = n_a ? 1 : g->lda;
-    } else if (da) {
-        pack_a(g, i, mr, pc, kc, abuf);
-        a = abuf;
-    }
-    directs[(nr + VW - 1) / VW](kc, a, rs, ps, b, bs, c, g->ldc, g->alpha, beta, mr, nr);
-}
 #endif
-
-/* The tiles of C[ic:ic+mc, jc:jc+nc] for one k block, from the packed
- * panels (apack, bpack) or, for an operand read in place, the matrix. */
-static void block_tiles(const gemm_args *g, size_t ic, size_t mc, size_t jc, size_t nc,
-                        size_t pc, size_t kc, const pk_t *apack, const pk_t *bpack, pk_t *abuf,
-                        pk_t *bbuf, int da, int db)
-{
-    const float beta = pc == 0 ? g->beta : 1.0f;
-    const size_t kp = KP(kc);
-    for (size_t jr = 0; jr < nc; jr += NR) {
-        const size_t nr = min_sz(NR, nc - jr);
-        float *cc = g->c + ic * g->ldc + jc + jr;
-        const pk_t *bp = bpack + jr * kp;
-        if (!da && !db) {
-            const tile_fn tile = tiles[(nr + VW - 1) / VW];
-            for (size_t ir = 0; ir < mc; ir += MR)
-                tile(kp, apack + ir * kp, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
-                     min_sz(MR, mc - ir), nr);
-            continue;
-        }
-#ifndef GEMM_BF16
-        size_t bs = (nr + VW - 1) / VW * VW;
-        if (db && nr == NR) {
-            bp = g->b + pc * g->ldb + jc + jr;
-            bs = g->ldb;
-        } else if (db) { /* the last columns, fewer than NR: packed, zero-padded */
-            pack_b(g, jc + jr, nr, pc, kc, bbuf);
-            bp = bbuf;
-        }
-        for (size_t ir = 0; ir < mc; ir += MR)
-            direct_tile(g, da, ic + ir, min_sz(MR, mc - ir), pc, kc, apack + ir * kp, abuf, bp,
-                        bs, cc + ir * g->ldc, beta, nr);
-#else
-        (void)abuf, (void)bbuf;
-#endif
-    }
-}
 
 static void gemm_blocked(const gemm_args *g, size_t i0, size_t i1, size_t j0, size_t j1,
                          pk_t *abuf, pk_t *bbuf, const gemm_shared *sh)
 {
     const size_t kb = k_block(g->k), mc_max = sh->a ? i1 - i0 : MC;
-    const int da = DIRECT_A(g, sh), db = DIRECT_B(g, sh);
+    const int direct = DIRECT_A(g, sh);
     for (size_t jc = j0; jc < j1; jc += NC) {
         const size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += kb) {
             const size_t kc = min_sz(kb, g->k - pc);
+            const float beta = pc == 0 ? g->beta : 1.0f;
+            const size_t kp = KP(kc);
             const pk_t *bpack = bbuf;
             if (sh->b)
                 bpack = sh->b + KP(pc) * sh->b_width; /* pc is even */
-            else if (!db)
+            else
                 pack_b(g, jc, nc, pc, kc, bbuf);
             for (size_t ic = i0; ic < i1; ic += mc_max) {
                 const size_t mc = min_sz(mc_max, i1 - ic);
                 const pk_t *apack = abuf;
                 if (sh->a)
                     apack = sh->a + KP(pc) * sh->a_width;
-                else if (!da)
+                else if (!direct)
                     pack_a(g, ic, mc, pc, kc, abuf);
-                block_tiles(g, ic, mc, jc, nc, pc, kc, apack, bpack, abuf, bbuf, da, db);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    const size_t nr = min_sz(NR, nc - jr);
+                    const tile_fn tile = tiles[(nr + VW - 1) / VW];
+                    const pk_t *bp = bpack + jr * kp;
+                    float *cc = g->c + ic * g->ldc + jc + jr;
+                    for (size_t ir = 0; ir < mc; ir += MR) {
+                        const size_t mr = min_sz(MR, mc - ir);
+#ifndef GEMM_BF16
+                        if (direct && mr == MR) {
+                            const int n_a = g->ta == VAE_NO_TRANS;
+                            const size_t i = ic + ir;
+                            directs[(nr + VW - 1) / VW](
+                                kp, n_a ? g->a + i * g->lda + pc : g->a + pc * g->lda + i,
+                                n_a ? g->lda : 1, n_a ? 1 : g->lda, bp, cc + ir * g->ldc, g->ldc,
+                                g->alpha, beta, nr);
+                            continue;
+                        }
+                        if (direct) { /* the last rows, fewer than MR: packed, zero-padded */
+                            pack_a(g, ic + ir, mr, pc, kc, abuf);
+                            tile(kp, abuf, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta, mr, nr);
+                            continue;
+                        }
+#endif
+                        tile(kp, apack + ir * kp, bp, cc + ir * g->ldc, g->ldc, g->alpha, beta,
+                             mr, nr);
+                    }
+                }
             }
         }
     }
