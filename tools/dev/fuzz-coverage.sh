@@ -11,7 +11,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 b=${1:-build-fuzzcov}
 if [ ! -d "$b" ]; then
-    CC=clang meson setup "$b" -Dblas=none -Dexamples=false -Dbuildtype=debug \
+    # meson runs its compiler checks here: their profiles go nowhere
+    LLVM_PROFILE_FILE=/dev/null CC=clang meson setup "$b" -Dblas=none -Dexamples=false -Dbuildtype=debug \
         -Dc_args='-fprofile-instr-generate -fcoverage-mapping' \
         -Dc_link_args=-fprofile-instr-generate >/dev/null
 fi
