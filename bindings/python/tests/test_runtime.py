@@ -52,7 +52,7 @@ def test_auto_reports_its_measurement() -> None:
     active = re.search(r"^active (\S+)$", r.stdout, flags=re.M)
     assert active, r.stdout
     if len([b for b in libvae.backends() if b != "ref"]) > 1:
-        m = re.search(r"^INFO backend (\S+), measured on the lesson's products at \d+ threads "
+        m = re.search(r"^INFO backend (\S+), measured on the lesson's products at \d+ threads? "
                       r"\((.*?); within", r.stdout, flags=re.M)
         assert m, r.stdout
         assert m.group(1) == active.group(1)
