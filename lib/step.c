@@ -30,6 +30,9 @@ vae_status vae_optimizer_step(vae_optimizer *opt)
     VAEI_CHECK(opt->t < UINT64_MAX && m->steps < UINT64_MAX, VAE_ERR_LIMIT,
                "the step count is at its maximum");
     const size_t bad = vaei_optimizer_update(opt, m->params, m->grads);
+    VAEI_CHECK(bad == opt->n || isfinite(m->grads[bad]), VAE_ERR_NUMERIC,
+               "step %llu: the gradient of parameter %zu is not finite; nothing was changed",
+               (unsigned long long)m->steps, bad);
     VAEI_CHECK(bad == opt->n, VAE_ERR_NUMERIC,
                "step %llu: the update of parameter %zu is not finite (gradient %g); "
                "nothing was changed", (unsigned long long)m->steps, bad,

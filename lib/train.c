@@ -40,11 +40,17 @@ static vae_status batch_pass(vae_model *m, const float *x, size_t ldx, size_t n,
     return vaei_objective(m, x, ldx, n, grads, loss);
 }
 
-static vae_status check_finite(const vae_model *m, const vae_loss *loss)
+static vae_status check_loss(const vae_model *m, const vae_loss *loss)
 {
     VAEI_CHECK(isfinite(loss->objective) && isfinite(loss->total), VAE_ERR_NUMERIC,
                "step %llu: the loss is not finite (recon %g, kl %g)",
                (unsigned long long)m->steps, loss->recon, loss->kl);
+    return VAE_OK;
+}
+
+static vae_status check_finite(const vae_model *m, const vae_loss *loss)
+{
+    VAEI_TRY(check_loss(m, loss));
     if (vaei_all_finite(m->grads, m->n_params)) return VAE_OK; /* the fast path */
     for (size_t i = 0; i < m->n_params; i++)
         VAEI_CHECK(isfinite(m->grads[i]), VAE_ERR_NUMERIC,
@@ -142,9 +148,12 @@ static void scale_loss(vae_loss *l, double s)
 /* This worker's part of a step: the n rows idx of a global batch of g
  * images. Leaves the loss in *l and the gradient in m->grads, weighted by
  * n world / g so that the workers' mean is the mean over the g images (the
- * weight is 1, and nothing is done, when the parts are equal). */
+ * weight is 1, and nothing is done, when the parts are equal). A single
+ * worker leaves the gradient's finiteness to the update, whose own test
+ * reads every gradient anyway (vae_optimizer_step names a non-finite one);
+ * workers test theirs before the mean, so that the one at fault says so. */
 static vae_status local_pass(vae_model *m, const vae_dataset *ds, const size_t *idx, size_t n,
-                             size_t g, size_t world, vae_loss *l)
+                             size_t g, size_t world, int alone, vae_loss *l)
 {
     if (n == 0) { /* fewer images than workers in the last step */
         memset(m->grads, 0, m->n_params * sizeof *m->grads);
@@ -155,7 +164,7 @@ static vae_status local_pass(vae_model *m, const vae_dataset *ds, const size_t *
     if (VAEI_CFG(m, S_BINARIZE) != 0) binarize(m, m->ws.x0, w, n);
     vaei_rng_normal(&m->rng, m->ws.eps, n * m->L);
     VAEI_TRY(batch_pass(m, m->ws.x0, w, n, 1, l));
-    VAEI_TRY(check_finite(m, l));
+    VAEI_TRY(alone ? check_loss(m, l) : check_finite(m, l));
     if (n * world != g) {
         const float k = (float)((double)n * (double)world / (double)g);
         for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= k;
@@ -237,7 +246,7 @@ static vae_status global_step(vae_model *m, vae_optimizer *opt, const vae_datase
     const size_t n = share + (p->rank < extra);
     const vaei_rng before = m->rng;
     vae_status s = r->s;
-    if (s == VAE_OK && !r->stop) s = local_pass(m, ds, p->perm + lo, n, g, p->world, &r->l);
+    if (s == VAE_OK && !r->stop) s = local_pass(m, ds, p->perm + lo, n, g, p->world, !p->c, &r->l);
     vae_loss part = {0}; /* n images x their mean loss */
     a[VAEI_AGREE_STOP] = r->stop;
     if (s == VAE_OK && !r->stop && n > 0) {

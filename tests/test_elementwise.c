@@ -7,7 +7,9 @@
  *     leaky ReLU, identity, tanh, ELU; their backward passes; column sums;
  *     Adam; bytes to floats; the finiteness test), odd widths included;
  *   - the threaded wrappers (and the byte-row gather) give the same bits on
- *     1, 2 and 3 threads.
+ *     1, 2 and 3 threads;
+ *   - the update's finiteness test answers as the exact one does, whether
+ *     its cheap scan proves the update finite or not.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -261,6 +263,78 @@ static void test_same_bits_as_reference(void **state)
     assert_int_equal(vae_backend_select("auto"), VAE_OK);
 }
 
+/* A float of random sign and magnitude 10^e, e uniform in [lo, hi]. */
+static float wild(vaei_rng *r, double lo, double hi)
+{
+    const double e = lo + (hi - lo) * vaei_rng_uniform(r);
+    return (float)((vaei_rng_uniform(r) < 0.5 ? -1.0 : 1.0) * pow(10.0, e));
+}
+
+/* The update's finiteness test (vaei_adam_first_bad) takes a cheap scan
+ * (adam_scan: no sqrt, no division) as proof when it bounds the quotient,
+ * and the exact test otherwise. Over states of every magnitude, with
+ * eps from 0 up and a sprinkling of infinities, NaNs and negative v: each
+ * level's scan agrees with the reference's, and the answer is always the
+ * first index the exact test refuses, one element at a time. */
+static void test_adam_scan(void **state)
+{
+    (void)state;
+    vaei_rng r;
+    vaei_rng_seed(&r, 21);
+    enum { N = 203, TRIALS = 400 };
+    float *p = malloc(N * sizeof *p), *m = malloc(N * sizeof *m), *v = malloc(N * sizeof *v);
+    float *g = malloc(N * sizeof *g);
+    assert_true(p && m && v && g);
+    const vaei_vecops *ref = &vaei_vec_ref;
+    size_t proven = 0, refused = 0;
+    for (int trial = 0; trial < TRIALS; trial++) {
+        const double top = -30.0 + 70.0 * vaei_rng_uniform(&r); /* largest magnitude */
+        for (size_t i = 0; i < N; i++) {
+            p[i] = wild(&r, -3, 1);
+            g[i] = wild(&r, top - 10, top);
+            m[i] = wild(&r, top - 10, top);
+            v[i] = fabsf(wild(&r, 2 * top - 10, 2 * top));
+        }
+        if (trial % 4 == 1) {
+            const size_t at = vaei_rng_below(&r, N);
+            const float bad[] = {INFINITY, -INFINITY, NAN, -1e-3f};
+            const int which = (int)vaei_rng_below(&r, 4);
+            float *arr[] = {p, g, m, v};
+            arr[which == 3 ? 3 : (int)vaei_rng_below(&r, 3)][at] = bad[which];
+        }
+        const float eps = trial % 5 == 0 ? 0.0f : fabsf(wild(&r, -38, 0));
+        const float step = fabsf(wild(&r, -6, 3)), ibc = 1.0f + 30.0f * (float)vaei_rng_uniform(&r);
+        const float b1 = (float)vaei_rng_uniform(&r), b2 = (float)vaei_rng_uniform(&r);
+        const vaei_adam_args a = {p, m, v, g, b1, b2, 1.0f - b1, 1.0f - b2, 0.0f, eps, step, ibc};
+        size_t want = N;
+        for (size_t i = 0; i < N && want == N; i++)
+            if (!ref->adam_ok(&a, i, i + 1)) want = i;
+        float rmax;
+        const int rok = ref->adam_scan(&a, 0, N, &rmax);
+        FOR_EACH_LEVEL(name) {
+            float vmax;
+            const int vok = vaei_vec()->adam_scan(&a, 0, N, &vmax);
+            if (vok != rok || (rok && vmax != rmax))
+                fail_msg("%s: adam_scan %d (max %g) against the reference's %d (max %g), trial %d",
+                         name, vok, (double)vmax, rok, (double)rmax, trial);
+            const size_t got = vaei_adam_first_bad(&a, N);
+            if (got != want)
+                fail_msg("%s: first bad update %zu, the exact test says %zu, trial %d", name, got,
+                         want, trial);
+        }
+        proven += rok && eps > 0.0f && (double)step * rmax <= 1e30 * (double)eps;
+        refused += want < N;
+    }
+    /* Both ways of answering were taken, and both answers given. */
+    assert_true(proven > TRIALS / 10 && proven < TRIALS);
+    assert_true(refused > TRIALS / 10 && refused < TRIALS);
+    assert_int_equal(vae_backend_select("auto"), VAE_OK);
+    free(p);
+    free(m);
+    free(v);
+    free(g);
+}
+
 /* The threaded wrappers: the same bits on any thread count. */
 static void test_threads_same_bits(void **state)
 {
@@ -355,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_bce),
         cmocka_unit_test(test_same_bits_as_reference),
         cmocka_unit_test(test_threads_same_bits),
+        cmocka_unit_test(test_adam_scan),
         cmocka_unit_test(test_gather),
     };
     return cmocka_run_group_tests_name("elementwise", tests, NULL, NULL);

@@ -171,6 +171,7 @@ typedef struct {
     const vaei_adam_args *a;
     size_t n;
     int ok[1024];
+    float mmax[1024];
 } adam_check_job;
 
 static void adam_check_part(void *arg, int part, int nparts)
@@ -181,6 +182,31 @@ static void adam_check_part(void *arg, int part, int nparts)
     j->ok[part] = j->vec->adam_ok(j->a, b, e);
 }
 
+static void adam_scan_part(void *arg, int part, int nparts)
+{
+    adam_check_job *j = arg;
+    size_t b, e;
+    vaei_split(j->n, 64, part, nparts, &b, &e);
+    j->ok[part] = j->vec->adam_scan(j->a, b, e, &j->mmax[part]);
+}
+
+/* Whether the scan proves the whole update finite. With m', v' finite and
+ * v' >= 0, the divisor d = sqrt(v') ibc + eps is finite (sqrt(v') <= 2^64,
+ * ibc <= 1 / sqrt(1 - b2) < 2^15) and at least eps, so for eps > 0 the
+ * quotient q = fl(fl(step m') / d) has |q| <= step max|m'| (1 + u)^2 / eps.
+ * When that is at most 1e30, below 2^103 (half an ulp of FLT_MAX), p - q
+ * rounds to a finite float for every finite p. Otherwise (eps = 0, or huge
+ * moments) the exact test decides. */
+static int scan_proves(const adam_check_job *j, int parts)
+{
+    float mmax = 0.0f;
+    for (int t = 0; t < parts; t++) {
+        if (!j->ok[t]) return 0;
+        if (j->mmax[t] > mmax) mmax = j->mmax[t];
+    }
+    return j->a->eps > 0.0f && (double)j->a->step * mmax <= 1e30 * (double)j->a->eps;
+}
+
 size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n)
 {
     adam_check_job j;
@@ -188,6 +214,11 @@ size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n)
     j.a = a;
     j.n = n;
     const int threads = threads_for(n);
+    /* The scan reads what the update will, but needs neither its square
+     * roots nor its divisions, which bound the update's time on CPUs with
+     * slow 512-bit division. */
+    vaei_parallel(threads, adam_scan_part, &j);
+    if (scan_proves(&j, threads)) return n;
     vaei_parallel(threads, adam_check_part, &j);
     for (int t = 0; t < threads; t++)
         if (!j.ok[t]) { /* rare: find the index, one at a time, for the message */

@@ -45,6 +45,11 @@ typedef struct vaei_vecops {
     /* 1 when adam() over [begin, end) would leave every p, m and v finite:
      * its arithmetic, operation for operation, without the stores. */
     int (*adam_ok)(const vaei_adam_args *a, size_t begin, size_t end);
+    /* The cheap half of that test, with no square root and no division:
+     * 1 when every p, m' and v' that adam() computes over [begin, end) is
+     * finite and every v' >= 0; *mmax is then max |m'| (see
+     * vaei_adam_first_bad for how it bounds the rest). */
+    int (*adam_scan)(const vaei_adam_args *a, size_t begin, size_t end, float *mmax);
     /* dst[i] = src[i] / 255 (as src * (1/255.f), one rounding). */
     void (*u8_to_float)(float *dst, const uint8_t *src, size_t n);
     /* 1 when every x[i] is finite. */

@@ -127,6 +127,22 @@ static int adam_ok(const vaei_adam_args *a, size_t begin, size_t end)
     return acc == 0.0f;
 }
 
+static int adam_scan(const vaei_adam_args *a, size_t begin, size_t end, float *mmax)
+{
+    float acc = 0.0f, big = 0.0f;
+    int neg = 0;
+    for (size_t i = begin; i < end; i++) {
+        const float gi = a->g[i] + a->wd * a->p[i];
+        const float m = a->b1 * a->m[i] + a->c1 * gi;
+        const float v = a->b2 * a->v[i] + a->c2 * gi * gi;
+        acc += (a->p[i] - a->p[i]) + (m - m) + (v - v);
+        big = fabsf(m) > big ? fabsf(m) : big;
+        neg |= v < 0.0f;
+    }
+    *mmax = big;
+    return acc == 0.0f && !neg;
+}
+
 static void u8_to_float(float *dst, const uint8_t *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) dst[i] = (float)src[i] * (1.0f / 255.0f);
@@ -157,6 +173,7 @@ const vaei_vecops vaei_vec_ref = {
     .bce_logits = bce_logits,
     .adam = adam,
     .adam_ok = adam_ok,
+    .adam_scan = adam_scan,
     .u8_to_float = u8_to_float,
     .all_finite = all_finite,
     .exp = exp_ref,

@@ -277,6 +277,31 @@ static int EW_SUFFIX(adam_ok)(const vaei_adam_args *a, size_t begin, size_t end)
     return vhsum(acc) == 0.0f && vaei_vec_ref.adam_ok(a, i, end);
 }
 
+static int EW_SUFFIX(adam_scan)(const vaei_adam_args *a, size_t begin, size_t end, float *mmax)
+{
+    const adam_vecs k = adam_broadcast(a);
+    vf acc = vzero(), big = vzero(), low = vzero();
+    size_t i = begin;
+    for (; i + VW <= end; i += VW) {
+        const vf p = vload(a->p + i);
+        const vf g = vadd(vload(a->g + i), vmul(k.wd, p));
+        const vf m = vadd(vmul(k.b1, vload(a->m + i)), vmul(k.c1, g));
+        const vf v = vadd(vmul(k.b2, vload(a->v + i)), vmul(vmul(k.c2, g), g));
+        acc = vadd(acc, vadd(vadd(vsub(p, p), vsub(m, m)), vsub(v, v)));
+        big = vmax(big, vabs(m));
+        low = vmin(low, v);
+    }
+    float tail = 0.0f, lanes[VW];
+    const int ok = vaei_vec_ref.adam_scan(a, i, end, &tail);
+    vstore(lanes, big);
+    for (int l = 0; l < VW; l++) tail = lanes[l] > tail ? lanes[l] : tail;
+    vstore(lanes, low);
+    int neg = 0;
+    for (int l = 0; l < VW; l++) neg |= lanes[l] < 0.0f;
+    *mmax = tail;
+    return ok && !neg && vhsum(acc) == 0.0f;
+}
+
 static void EW_SUFFIX(u8_to_float)(float *dst, const uint8_t *src, size_t n)
 {
     const vf k = vset1(1.0f / 255.0f);
@@ -315,6 +340,7 @@ const vaei_vecops EW_SUFFIX(vaei_vec) = {
     .bce_logits = EW_SUFFIX(bce_logits),
     .adam = EW_SUFFIX(adam),
     .adam_ok = EW_SUFFIX(adam_ok),
+    .adam_scan = EW_SUFFIX(adam_scan),
     .u8_to_float = EW_SUFFIX(u8_to_float),
     .all_finite = EW_SUFFIX(all_finite),
     .exp = EW_SUFFIX(exp),
