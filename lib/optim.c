@@ -1,6 +1,7 @@
 /*
  * SPDX-License-Identifier: MIT
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -148,14 +149,16 @@ static inline unsigned not_finite(float f)
     return (u & 0x7f800000u) == 0x7f800000u;
 }
 
-/* SGD as PyTorch: g += wd p; buf = mu buf + g (buf = g at t = 1); p -= lr buf. */
+/* SGD as PyTorch: g += wd p; buf = mu buf + g (buf = g at t = 1); p -= lr buf;
+ * like Adam's moments, a buffer below FLT_MIN is kept as 0 (elementwise.h). */
 static inline void sgd_one(const vae_optimizer *o, float p, float g, float buf, float *np,
                            float *nbuf)
 {
     const float lr = (float)o->hp[VAE_OPTIM_LR], wd = (float)o->hp[VAE_OPTIM_WEIGHT_DECAY];
     const float mu = (float)o->hp[VAE_OPTIM_MOMENTUM];
     const float gi = g + wd * p;
-    *nbuf = o->t == 1 ? gi : mu * buf + gi;
+    const float b = o->t == 1 ? gi : mu * buf + gi;
+    *nbuf = fabsf(b) < FLT_MIN ? 0.0f : b;
     *np = p - lr * (mu > 0.0f ? *nbuf : gi);
 }
 

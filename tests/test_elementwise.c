@@ -5,7 +5,8 @@
  *   - the Bernoulli term and its gradient within bounds built from those;
  *   - everything else bit for bit equal to the reference (bias + ReLU,
  *     leaky ReLU, identity, tanh, ELU; their backward passes; column sums;
- *     Adam; bytes to floats; the finiteness test), odd widths included;
+ *     Adam, which keeps no subnormal moment; bytes to floats; the
+ *     finiteness test), odd widths included;
  *   - the threaded wrappers (and the byte-row gather) give the same bits on
  *     1, 2 and 3 threads;
  *   - the update's finiteness test answers as the exact one does, whether
@@ -263,6 +264,47 @@ static void test_same_bits_as_reference(void **state)
     assert_int_equal(vae_backend_select("auto"), VAE_OK);
 }
 
+/* Adam keeps no subnormal moment: m or v that would fall below FLT_MIN is
+ * stored as 0, at every level, and the same bits as the reference for the
+ * moments just above it and just below; a parameter whose moments are 0
+ * does not move. Without the flush, m = 0.9 m stays at the smallest
+ * subnormal forever and every step on it costs microcode assists. */
+static void test_adam_flushes_subnormal_moments(void **state)
+{
+    (void)state;
+    enum { N = 37 };
+    float p[N], m[N], v[N], g[N], p0[N];
+    FOR_EACH_LEVEL(name) {
+        for (size_t i = 0; i < N; i++) {
+            p[i] = p0[i] = 0.25f + (float)i;
+            g[i] = 0.0f;
+            /* m from the smallest subnormal up to 100 FLT_MIN, v likewise */
+            m[i] = (i % 2 ? -1.0f : 1.0f) * ldexpf(1.0f, -149 + 4 * (int)i);
+            v[i] = ldexpf(1.0f, -149 + 4 * (int)i);
+        }
+        float rp[N], rm[N], rv[N];
+        memcpy(rp, p, sizeof p);
+        memcpy(rm, m, sizeof m);
+        memcpy(rv, v, sizeof v);
+        const vaei_adam_args a = {p, m, v, g, 0.9f, 0.999f, 0.1f, 0.001f, 0.0f, 1e-8f, 1e-3f, 1.0f};
+        const vaei_adam_args r = {rp, rm, rv, g, 0.9f, 0.999f, 0.1f, 0.001f, 0.0f, 1e-8f, 1e-3f, 1.0f};
+        vaei_vec()->adam(&a, 0, N);
+        vaei_vec_ref.adam(&r, 0, N);
+        if (memcmp(p, rp, sizeof p) || memcmp(m, rm, sizeof m) || memcmp(v, rv, sizeof v))
+            fail_msg("%s: Adam on tiny moments differs from the reference", name);
+        size_t kept = 0;
+        for (size_t i = 0; i < N; i++) {
+            if (fpclassify(m[i]) == FP_SUBNORMAL || fpclassify(v[i]) == FP_SUBNORMAL)
+                fail_msg("%s: a subnormal moment at %zu (m %g, v %g)", name, i, (double)m[i],
+                         (double)v[i]);
+            if (m[i] == 0.0f && p[i] != p0[i]) fail_msg("%s: m = 0 moved p at %zu", name, i);
+            kept += m[i] != 0.0f;
+        }
+        assert_true(kept > 0 && kept < N); /* both sides of FLT_MIN were there */
+    }
+    assert_int_equal(vae_backend_select("auto"), VAE_OK);
+}
+
 /* A float of random sign and magnitude 10^e, e uniform in [lo, hi]. */
 static float wild(vaei_rng *r, double lo, double hi)
 {
@@ -430,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_same_bits_as_reference),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_adam_scan),
+        cmocka_unit_test(test_adam_flushes_subnormal_moments),
         cmocka_unit_test(test_gather),
     };
     return cmocka_run_group_tests_name("elementwise", tests, NULL, NULL);

@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <float.h>
 #include <math.h>
 
 #include "elementwise.h"
@@ -101,14 +102,20 @@ static double bce_logits(size_t n, size_t d, const float *x, size_t ldx, const f
     return sum;
 }
 
+/* A moment below the smallest normal float is kept as 0 (NaN passes). */
+static inline float flush(float x)
+{
+    return fabsf(x) < FLT_MIN ? 0.0f : x;
+}
+
 static void adam(const vaei_adam_args *a, size_t begin, size_t end)
 {
     float *p = a->p, *m = a->m, *v = a->v;
     const float *g = a->g;
     for (size_t i = begin; i < end; i++) {
         const float gi = g[i] + a->wd * p[i];
-        m[i] = a->b1 * m[i] + a->c1 * gi;
-        v[i] = a->b2 * v[i] + a->c2 * gi * gi;
+        m[i] = flush(a->b1 * m[i] + a->c1 * gi);
+        v[i] = flush(a->b2 * v[i] + a->c2 * gi * gi);
         p[i] -= a->step * m[i] / (sqrtf(v[i]) * a->inv_sqrt_bc2 + a->eps);
     }
 }
@@ -119,8 +126,8 @@ static int adam_ok(const vaei_adam_args *a, size_t begin, size_t end)
     float acc = 0.0f;
     for (size_t i = begin; i < end; i++) {
         const float gi = a->g[i] + a->wd * a->p[i];
-        const float m = a->b1 * a->m[i] + a->c1 * gi;
-        const float v = a->b2 * a->v[i] + a->c2 * gi * gi;
+        const float m = flush(a->b1 * a->m[i] + a->c1 * gi);
+        const float v = flush(a->b2 * a->v[i] + a->c2 * gi * gi);
         const float p = a->p[i] - a->step * m / (sqrtf(v) * a->inv_sqrt_bc2 + a->eps);
         acc += (m - m) + (v - v) + (p - p);
     }

@@ -10,6 +10,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <float.h>
+
 #include "elementwise.h"
 #include "vae/vae.h"
 
@@ -237,15 +239,22 @@ INLINE adam_vecs adam_broadcast(const vaei_adam_args *a)
                        vset1(a->wd), vset1(a->eps), vset1(a->step), vset1(a->inv_sqrt_bc2)};
 }
 
+/* x, or 0 where |x| is below the smallest normal float (NaN passes). */
+INLINE vf vflush(vf x)
+{
+    return vselect(vlt(vabs(x), vset1(FLT_MIN)), vzero(), x);
+}
+
 /* One vector of Adam at i: g' = g + wd p, m = b1 m + c1 g', v = b2 v + c2 g'^2
- * into *m and *v; returns p - step m / (sqrt(v) ibc + eps). The reference's
- * operations one for one (no FMA): the same bits. */
+ * into *m and *v, each flushed to 0 below FLT_MIN (elementwise.h); returns
+ * p - step m / (sqrt(v) ibc + eps). The reference's operations one for one
+ * (no FMA): the same bits. */
 INLINE vf adam_vec(const adam_vecs *k, const vaei_adam_args *a, size_t i, vf *m, vf *v)
 {
     const vf p = vload(a->p + i);
     const vf g = vadd(vload(a->g + i), vmul(k->wd, p));
-    *m = vadd(vmul(k->b1, vload(a->m + i)), vmul(k->c1, g));
-    *v = vadd(vmul(k->b2, vload(a->v + i)), vmul(vmul(k->c2, g), g));
+    *m = vflush(vadd(vmul(k->b1, vload(a->m + i)), vmul(k->c1, g)));
+    *v = vflush(vadd(vmul(k->b2, vload(a->v + i)), vmul(vmul(k->c2, g), g)));
     return vsub(p, vdiv(vmul(k->step, *m), vadd(vmul(vsqrt(*v), k->ibc), k->eps)));
 }
 
