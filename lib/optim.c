@@ -127,7 +127,7 @@ vae_optim_kind vae_optimizer_kind(const vae_optimizer *opt)
 }
 
 /* Adam as PyTorch: g += wd p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+ * p -= lr / (1 - b1^t) * (m / (sqrt(v) / sqrt(1 - b2^t) + eps)). */
 static vaei_adam_args adam_args(const vae_optimizer *o, float *p, const float *g)
 {
     const double *hp = o->hp;

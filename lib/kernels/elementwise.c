@@ -193,7 +193,7 @@ static void adam_scan_part(void *arg, int part, int nparts)
 /* Whether the scan proves the whole update finite. With m', v' finite and
  * v' >= 0, the divisor d = sqrt(v') ibc + eps is finite (sqrt(v') <= 2^64,
  * ibc <= 1 / sqrt(1 - b2) < 2^15) and at least eps, so for eps > 0 the
- * quotient q = fl(fl(step m') / d) has |q| <= step max|m'| (1 + u)^2 / eps.
+ * step q = fl(step fl(m' / d)) has |q| <= step max|m'| (1 + u)^2 / eps.
  * When that is at most 1e30, below 2^103 (half an ulp of FLT_MAX), p - q
  * rounds to a finite float for every finite p. Otherwise (eps = 0, or huge
  * moments) the exact test decides. */

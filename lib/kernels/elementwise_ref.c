@@ -116,7 +116,7 @@ static void adam(const vaei_adam_args *a, size_t begin, size_t end)
         const float gi = g[i] + a->wd * p[i];
         m[i] = flush(a->b1 * m[i] + a->c1 * gi);
         v[i] = flush(a->b2 * v[i] + a->c2 * gi * gi);
-        p[i] -= a->step * m[i] / (sqrtf(v[i]) * a->inv_sqrt_bc2 + a->eps);
+        p[i] -= a->step * (m[i] / (sqrtf(v[i]) * a->inv_sqrt_bc2 + a->eps));
     }
 }
 
@@ -128,7 +128,7 @@ static int adam_ok(const vaei_adam_args *a, size_t begin, size_t end)
         const float gi = a->g[i] + a->wd * a->p[i];
         const float m = flush(a->b1 * a->m[i] + a->c1 * gi);
         const float v = flush(a->b2 * a->v[i] + a->c2 * gi * gi);
-        const float p = a->p[i] - a->step * m / (sqrtf(v) * a->inv_sqrt_bc2 + a->eps);
+        const float p = a->p[i] - a->step * (m / (sqrtf(v) * a->inv_sqrt_bc2 + a->eps));
         acc += (m - m) + (v - v) + (p - p);
     }
     return acc == 0.0f;

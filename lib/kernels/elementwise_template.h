@@ -247,15 +247,16 @@ INLINE vf vflush(vf x)
 
 /* One vector of Adam at i: g' = g + wd p, m = b1 m + c1 g', v = b2 v + c2 g'^2
  * into *m and *v, each flushed to 0 below FLT_MIN (elementwise.h); returns
- * p - step m / (sqrt(v) ibc + eps). The reference's operations one for one
- * (no FMA): the same bits. */
+ * p - step (m / (sqrt(v) ibc + eps)), the quotient first as in PyTorch's
+ * addcdiv (step m first made a subnormal of every m below FLT_MIN / step).
+ * The reference's operations one for one (no FMA): the same bits. */
 INLINE vf adam_vec(const adam_vecs *k, const vaei_adam_args *a, size_t i, vf *m, vf *v)
 {
     const vf p = vload(a->p + i);
     const vf g = vadd(vload(a->g + i), vmul(k->wd, p));
     *m = vflush(vadd(vmul(k->b1, vload(a->m + i)), vmul(k->c1, g)));
     *v = vflush(vadd(vmul(k->b2, vload(a->v + i)), vmul(vmul(k->c2, g), g)));
-    return vsub(p, vdiv(vmul(k->step, *m), vadd(vmul(vsqrt(*v), k->ibc), k->eps)));
+    return vsub(p, vmul(k->step, vdiv(*m, vadd(vmul(vsqrt(*v), k->ibc), k->eps))));
 }
 
 static void EW_SUFFIX(adam)(const vaei_adam_args *a, size_t begin, size_t end)
