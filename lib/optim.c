@@ -189,7 +189,7 @@ size_t vaei_optimizer_update(vae_optimizer *opt, float *params, const float *gra
         /* The kernel's arithmetic without its stores (lib/kernels): an
          * overflow of g^2 or of p, or 0/0 with eps 0 and zero moments,
          * would otherwise commit NaN to the model. */
-        bad = vaei_adam_first_bad(&args, opt->n);
+        bad = vaei_adam_first_bad(&args, opt->n, opt->moments_known ? &opt->moments : NULL);
     } else {
         bad = sgd_first_bad(opt, params, grads);
     }
@@ -197,10 +197,12 @@ size_t vaei_optimizer_update(vae_optimizer *opt, float *params, const float *gra
         opt->t--;
         return bad;
     }
-    if (opt->kind == VAE_OPTIM_ADAM)
-        vaei_adam(&args, opt->n); /* lib/kernels: vectorised and threaded, same bits */
-    else
+    if (opt->kind == VAE_OPTIM_ADAM) { /* lib/kernels: vectorised and threaded, same bits */
+        vaei_adam(&args, opt->n, &opt->moments);
+        opt->moments_known = 1;
+    } else {
         sgd(opt, params, grads);
+    }
     return opt->n;
 }
 
@@ -209,5 +211,7 @@ void vaei_optimizer_assign(vae_optimizer *dst, const vae_optimizer *src)
     memcpy(dst->hp, src->hp, sizeof dst->hp);
     dst->t = src->t;
     memcpy(dst->m, src->m, dst->n * sizeof *dst->m);
+    dst->moments = src->moments;
+    dst->moments_known = src->moments_known;
     if (dst->v) memcpy(dst->v, src->v, dst->n * sizeof *dst->v);
 }

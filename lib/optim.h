@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/elementwise.h"
 #include "vae/vae.h"
 
 enum { VAEI_OPTIM_NPARAMS = 6 };
@@ -24,6 +25,11 @@ struct vae_optimizer {
     uint64_t t;                        /* updates applied */
     size_t n;                          /* parameters */
     float *m, *v;                      /* Adam moments [n]; SGD momentum in m, v unused */
+    /* Adam: max |m| and max v as the last update left them (known set),
+     * which spares the next update's test a pass over m and v; not known
+     * after creation, a load or an assignment (elementwise.h). */
+    vaei_moment_max moments;
+    int moments_known;
     /* The workers its steps are shared with (lib/collective.c, set by
      * lib/step.c; a plain block, freed with the optimizer); NULL: alone. */
     struct vaei_collective *coll;

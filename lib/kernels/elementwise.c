@@ -6,6 +6,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <float.h>
+
 #include "elementwise.h"
 #include "kernels.h"
 #include "threadpool.h"
@@ -150,33 +152,35 @@ typedef struct {
     const vaei_vecops *vec;
     const vaei_adam_args *a;
     size_t n;
+    int ok[1024];
+    float top[1024];             /* adam_scan: max |g'| of each part */
+    vaei_moment_max moments[1024]; /* adam: what each part stored */
 } adam_job;
 
 static void adam_part(void *arg, int part, int nparts)
 {
-    const adam_job *j = arg;
+    adam_job *j = arg;
     size_t b, e;
     vaei_split(j->n, 64, part, nparts, &b, &e);
-    j->vec->adam(j->a, b, e);
+    j->vec->adam(j->a, b, e, &j->moments[part]);
 }
 
-void vaei_adam(const vaei_adam_args *a, size_t n)
+void vaei_adam(const vaei_adam_args *a, size_t n, vaei_moment_max *out)
 {
-    adam_job j = {vaei_vec(), a, n};
-    vaei_parallel(threads_for(n), adam_part, &j);
+    adam_job j = {.vec = vaei_vec(), .a = a, .n = n};
+    const int threads = threads_for(n);
+    vaei_parallel(threads, adam_part, &j);
+    vaei_moment_max top = {0.0f, 0.0f};
+    for (int t = 0; t < threads; t++) {
+        if (j.moments[t].m > top.m) top.m = j.moments[t].m;
+        if (j.moments[t].v > top.v) top.v = j.moments[t].v;
+    }
+    if (out) *out = top;
 }
-
-typedef struct {
-    const vaei_vecops *vec;
-    const vaei_adam_args *a;
-    size_t n;
-    int ok[1024];
-    float mmax[1024];
-} adam_check_job;
 
 static void adam_check_part(void *arg, int part, int nparts)
 {
-    adam_check_job *j = arg;
+    adam_job *j = arg;
     size_t b, e;
     vaei_split(j->n, 64, part, nparts, &b, &e);
     j->ok[part] = j->vec->adam_ok(j->a, b, e);
@@ -184,41 +188,49 @@ static void adam_check_part(void *arg, int part, int nparts)
 
 static void adam_scan_part(void *arg, int part, int nparts)
 {
-    adam_check_job *j = arg;
+    adam_job *j = arg;
     size_t b, e;
     vaei_split(j->n, 64, part, nparts, &b, &e);
-    j->ok[part] = j->vec->adam_scan(j->a, b, e, &j->mmax[part]);
+    j->ok[part] = j->vec->adam_scan(j->a, b, e, &j->top[part]);
 }
 
-/* Whether the scan proves the whole update finite. With m', v' finite and
- * v' >= 0, the divisor d = sqrt(v') ibc + eps is finite (sqrt(v') <= 2^64,
- * ibc <= 1 / sqrt(1 - b2) < 2^15) and at least eps, so for eps > 0 the
- * step q = fl(step fl(m' / d)) has |q| <= step max|m'| (1 + u)^2 / eps.
- * When that is at most 1e30, below 2^103 (half an ulp of FLT_MAX), p - q
- * rounds to a finite float for every finite p. Otherwise (eps = 0, or huge
- * moments) the exact test decides. */
-static int scan_proves(const adam_check_job *j, int parts)
+/* Whether the moments' maxima M = max |m|, V = max v and the scan's
+ * G = max |g'| (every g' finite, which makes every p finite too: wd p is
+ * in g', and 0 inf is NaN) prove the whole update finite. In exact terms
+ * |m'| <= b1 M + c1 G and v' <= b2 V + c2 G^2; a float result exceeds its
+ * exact value by at most (1 + u) per operation, three here, taken as
+ * (1 + 2^-20). When both stay below FLT_MAX, m' and v' are finite, and
+ * v' >= 0 (v >= 0 always: checkpoints refuse less). Then the divisor
+ * d = sqrt(v') ibc + eps is finite (sqrt(v') < 2^64, ibc = 1 / sqrt(1 - b2^t)
+ * < 2^15) and at least eps, so for eps > 0 the step q = fl(step fl(m' / d))
+ * has |q| <= step max|m'| (1 + u)^2 / eps; when that is at most 1e30,
+ * below 2^103 (half an ulp of FLT_MAX), p - q rounds to a finite float. */
+static int bounds_prove(const vaei_adam_args *a, const vaei_moment_max *known, double G)
 {
-    float mmax = 0.0f;
-    for (int t = 0; t < parts; t++) {
-        if (!j->ok[t]) return 0;
-        if (j->mmax[t] > mmax) mmax = j->mmax[t];
-    }
-    return j->a->eps > 0.0f && (double)j->a->step * mmax <= 1e30 * (double)j->a->eps;
+    const double slack = 1.0 + 0x1p-20;
+    const double m = ((double)a->b1 * known->m + (double)a->c1 * G) * slack;
+    const double v = ((double)a->b2 * known->v + (double)a->c2 * G * G) * slack;
+    return m < FLT_MAX && v < FLT_MAX && a->eps > 0.0f &&
+           (double)a->step * m * slack <= 1e30 * (double)a->eps;
 }
 
-size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n)
+size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n, const vaei_moment_max *known)
 {
-    adam_check_job j;
-    j.vec = vaei_vec();
-    j.a = a;
-    j.n = n;
+    adam_job j = {.vec = vaei_vec(), .a = a, .n = n};
     const int threads = threads_for(n);
-    /* The scan reads what the update will, but needs neither its square
-     * roots nor its divisions, which bound the update's time on CPUs with
-     * slow 512-bit division. */
-    vaei_parallel(threads, adam_scan_part, &j);
-    if (scan_proves(&j, threads)) return n;
+    /* The scan reads p and g only, and needs neither the square roots nor
+     * the divisions, which bound the update's time on CPUs with slow
+     * 512-bit division; the exact test reads all four and does both. */
+    if (known) {
+        vaei_parallel(threads, adam_scan_part, &j);
+        int ok = 1;
+        float G = 0.0f;
+        for (int t = 0; t < threads; t++) {
+            ok &= j.ok[t];
+            if (j.top[t] > G) G = j.top[t];
+        }
+        if (ok && bounds_prove(a, known, G)) return n;
+    }
     vaei_parallel(threads, adam_check_part, &j);
     for (int t = 0; t < threads; t++)
         if (!j.ok[t]) { /* rare: find the index, one at a time, for the message */

@@ -35,6 +35,12 @@ typedef struct vaei_adam_args {
     float b1, b2, c1, c2, wd, eps, step, inv_sqrt_bc2;
 } vaei_adam_args;
 
+/* max |m| and max v over Adam's moments (v >= 0 always): what the update
+ * leaves, and what the next update's finiteness test starts from. */
+typedef struct vaei_moment_max {
+    float m, v;
+} vaei_moment_max;
+
 typedef struct vaei_vecops {
     /* h = act(h + b) over rows [n x w] in place; act is a vae_activation,
      * or -1 for the bias alone. */
@@ -47,15 +53,15 @@ typedef struct vaei_vecops {
      * sum softplus(l) - x l (double); dl = scale (sigmoid(l) - x) unless NULL. */
     double (*bce_logits)(size_t n, size_t d, const float *x, size_t ldx, const float *l,
                          float *dl, float scale);
-    void (*adam)(const vaei_adam_args *a, size_t begin, size_t end);
+    /* ... and the maxima of the moments it stored, into *out. */
+    void (*adam)(const vaei_adam_args *a, size_t begin, size_t end, vaei_moment_max *out);
     /* 1 when adam() over [begin, end) would leave every p, m and v finite:
      * its arithmetic, operation for operation, without the stores. */
     int (*adam_ok)(const vaei_adam_args *a, size_t begin, size_t end);
-    /* The cheap half of that test, with no square root and no division:
-     * 1 when every p, m' and v' that adam() computes over [begin, end) is
-     * finite and every v' >= 0; *mmax is then max |m'| (see
-     * vaei_adam_first_bad for how it bounds the rest). */
-    int (*adam_scan)(const vaei_adam_args *a, size_t begin, size_t end, float *mmax);
+    /* The cheap part of that test, reading only p and g: 1 when every
+     * g' = g + wd p over [begin, end) is finite; *gmax is then max |g'|
+     * (vaei_adam_first_bad bounds the rest from it). */
+    int (*adam_scan)(const vaei_adam_args *a, size_t begin, size_t end, float *gmax);
     /* dst[i] = src[i] / 255 (as src * (1/255.f), one rounding). */
     void (*u8_to_float)(float *dst, const uint8_t *src, size_t n);
     /* 1 when every x[i] is finite. */
@@ -88,10 +94,13 @@ void vaei_act_backward(float *g, const float *h, size_t count, int act, float sl
 void vaei_col_sums(float *db, const float *g, size_t n, size_t w);
 double vaei_bce_logits(size_t n, size_t d, const float *x, size_t ldx, const float *l, float *dl,
                        float scale);
-void vaei_adam(const vaei_adam_args *a, size_t n);
+void vaei_adam(const vaei_adam_args *a, size_t n, vaei_moment_max *out);
 /* Index of the first parameter whose vaei_adam() update would not be finite
- * (p, m or v), or n when the whole update is finite. Changes nothing. */
-size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n);
+ * (p, m or v), or n when the whole update is finite. Changes nothing. known:
+ * the maxima of the moments now (what the last vaei_adam() left), or NULL
+ * when they are not known (a new or loaded state): the test then computes
+ * every update without its stores, instead of a pass over p and g. */
+size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n, const vaei_moment_max *known);
 void vaei_u8_to_float(float *dst, const uint8_t *src, size_t n);
 /* Rows idx[0..count) of a byte matrix [? x dim] as floats into x (row
  * stride ldx), as vaei_u8_to_float converts them. */

@@ -108,16 +108,19 @@ static inline float flush(float x)
     return fabsf(x) < FLT_MIN ? 0.0f : x;
 }
 
-static void adam(const vaei_adam_args *a, size_t begin, size_t end)
+static void adam(const vaei_adam_args *a, size_t begin, size_t end, vaei_moment_max *out)
 {
-    float *p = a->p, *m = a->m, *v = a->v;
+    float *p = a->p, *m = a->m, *v = a->v, mmax = 0.0f, vmax = 0.0f;
     const float *g = a->g;
     for (size_t i = begin; i < end; i++) {
         const float gi = g[i] + a->wd * p[i];
         m[i] = flush(a->b1 * m[i] + a->c1 * gi);
         v[i] = flush(a->b2 * v[i] + a->c2 * gi * gi);
         p[i] -= a->step * (m[i] / (sqrtf(v[i]) * a->inv_sqrt_bc2 + a->eps));
+        mmax = fabsf(m[i]) > mmax ? fabsf(m[i]) : mmax;
+        vmax = v[i] > vmax ? v[i] : vmax;
     }
+    if (out) *out = (vaei_moment_max){mmax, vmax};
 }
 
 static int adam_ok(const vaei_adam_args *a, size_t begin, size_t end)
@@ -134,20 +137,16 @@ static int adam_ok(const vaei_adam_args *a, size_t begin, size_t end)
     return acc == 0.0f;
 }
 
-static int adam_scan(const vaei_adam_args *a, size_t begin, size_t end, float *mmax)
+static int adam_scan(const vaei_adam_args *a, size_t begin, size_t end, float *gmax)
 {
     float acc = 0.0f, big = 0.0f;
-    int neg = 0;
     for (size_t i = begin; i < end; i++) {
         const float gi = a->g[i] + a->wd * a->p[i];
-        const float m = a->b1 * a->m[i] + a->c1 * gi;
-        const float v = a->b2 * a->v[i] + a->c2 * gi * gi;
-        acc += (a->p[i] - a->p[i]) + (m - m) + (v - v);
-        big = fabsf(m) > big ? fabsf(m) : big;
-        neg |= v < 0.0f;
+        acc += gi - gi;
+        big = fabsf(gi) > big ? fabsf(gi) : big;
     }
-    *mmax = big;
-    return acc == 0.0f && !neg;
+    *gmax = big;
+    return acc == 0.0f;
 }
 
 static void u8_to_float(float *dst, const uint8_t *src, size_t n)

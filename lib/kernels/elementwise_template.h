@@ -259,9 +259,20 @@ INLINE vf adam_vec(const adam_vecs *k, const vaei_adam_args *a, size_t i, vf *m,
     return vsub(p, vmul(k->step, vdiv(*m, vadd(vmul(vsqrt(*v), k->ibc), k->eps))));
 }
 
-static void EW_SUFFIX(adam)(const vaei_adam_args *a, size_t begin, size_t end)
+/* The largest lane of x (all lanes >= 0). */
+INLINE float vhmax(vf x)
+{
+    float lanes[VW], top = 0.0f;
+    vstore(lanes, x);
+    for (int l = 0; l < VW; l++) top = lanes[l] > top ? lanes[l] : top;
+    return top;
+}
+
+static void EW_SUFFIX(adam)(const vaei_adam_args *a, size_t begin, size_t end,
+                            vaei_moment_max *out)
 {
     const adam_vecs k = adam_broadcast(a);
+    vf mtop = vzero(), vtop = vzero();
     size_t i = begin;
     for (; i + VW <= end; i += VW) {
         vf m, v;
@@ -269,8 +280,14 @@ static void EW_SUFFIX(adam)(const vaei_adam_args *a, size_t begin, size_t end)
         vstore(a->m + i, m);
         vstore(a->v + i, v);
         vstore(a->p + i, q);
+        mtop = vmax(mtop, vabs(m));
+        vtop = vmax(vtop, v);
     }
-    if (i < end) vaei_vec_ref.adam(a, i, end);
+    vaei_moment_max tail = {0.0f, 0.0f};
+    if (i < end) vaei_vec_ref.adam(a, i, end, &tail);
+    if (!out) return;
+    const float hm = vhmax(mtop), hv = vhmax(vtop);
+    *out = (vaei_moment_max){hm > tail.m ? hm : tail.m, hv > tail.v ? hv : tail.v};
 }
 
 static int EW_SUFFIX(adam_ok)(const vaei_adam_args *a, size_t begin, size_t end)
@@ -287,29 +304,24 @@ static int EW_SUFFIX(adam_ok)(const vaei_adam_args *a, size_t begin, size_t end)
     return vhsum(acc) == 0.0f && vaei_vec_ref.adam_ok(a, i, end);
 }
 
-static int EW_SUFFIX(adam_scan)(const vaei_adam_args *a, size_t begin, size_t end, float *mmax)
+static int EW_SUFFIX(adam_scan)(const vaei_adam_args *a, size_t begin, size_t end, float *gmax)
 {
-    const adam_vecs k = adam_broadcast(a);
-    vf acc = vzero(), big = vzero(), low = vzero();
+    const vf wd = vset1(a->wd);
+    vf acc0 = vzero(), acc1 = vzero(), big0 = vzero(), big1 = vzero();
     size_t i = begin;
-    for (; i + VW <= end; i += VW) {
-        const vf p = vload(a->p + i);
-        const vf g = vadd(vload(a->g + i), vmul(k.wd, p));
-        const vf m = vadd(vmul(k.b1, vload(a->m + i)), vmul(k.c1, g));
-        const vf v = vadd(vmul(k.b2, vload(a->v + i)), vmul(vmul(k.c2, g), g));
-        acc = vadd(acc, vadd(vadd(vsub(p, p), vsub(m, m)), vsub(v, v)));
-        big = vmax(big, vabs(m));
-        low = vmin(low, v);
+    for (; i + 2 * VW <= end; i += 2 * VW) { /* two chains: the adds' latency */
+        const vf g0 = vadd(vload(a->g + i), vmul(wd, vload(a->p + i)));
+        const vf g1 = vadd(vload(a->g + i + VW), vmul(wd, vload(a->p + i + VW)));
+        acc0 = vadd(acc0, vsub(g0, g0));
+        acc1 = vadd(acc1, vsub(g1, g1));
+        big0 = vmax(big0, vabs(g0));
+        big1 = vmax(big1, vabs(g1));
     }
-    float tail = 0.0f, lanes[VW];
+    float tail = 0.0f;
     const int ok = vaei_vec_ref.adam_scan(a, i, end, &tail);
-    vstore(lanes, big);
-    for (int l = 0; l < VW; l++) tail = lanes[l] > tail ? lanes[l] : tail;
-    vstore(lanes, low);
-    int neg = 0;
-    for (int l = 0; l < VW; l++) neg |= lanes[l] < 0.0f;
-    *mmax = tail;
-    return ok && !neg && vhsum(acc) == 0.0f;
+    const float top = vhmax(vmax(big0, big1));
+    *gmax = top > tail ? top : tail;
+    return ok && vhsum(vadd(acc0, acc1)) == 0.0f;
 }
 
 static void EW_SUFFIX(u8_to_float)(float *dst, const uint8_t *src, size_t n)
