@@ -8,6 +8,8 @@
  *   - the seconds of a training epoch of that model on 60,000 images: the
  *     best of epochs 2 to --repeat + 1 of one model (the first epoch of a
  *     fresh model is printed beside it);
+ *   - the milliseconds of Adam's update of that model and of its
+ *     finiteness test, on 1 and 2 threads;
  *   - encode and decode throughput in images per second;
  * then the peak resident memory of the process. Every figure is the best of
  * --repeat runs, because other work on the machine only ever slows a run.
@@ -140,6 +142,40 @@ static void gemm_epoch(double *best, double *cpu)
     const double t = now() - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     if (t < *best) *best = t;
     if (c < *cpu) *cpu = c;
+}
+
+/* Milliseconds of one Adam step of the lesson's 631,188 parameters, the
+ * best of `repeat` rounds of 50: the update, and its finiteness test with
+ * the moments' maxima known (a pass over p and g; optim.c). Warm caches:
+ * in a training step the four arrays come from memory. */
+static void adam_step(int repeat, double *update, double *test)
+{
+    enum { NP = 631188 };
+    float *p = random_floats(NP), *g = random_floats(NP), *m = calloc(NP, sizeof *m);
+    float *v = calloc(NP, sizeof *v);
+    if (!m || !v) die("out of memory");
+    for (size_t i = 0; i < NP; i++) g[i] *= 1e-3f;
+    const vaei_adam_args a = {p, m, v, g, 0.9f, 0.999f, 0.1f, 0.001f, 0.0f, 1e-8f, 1e-3f, 1.0f};
+    vaei_moment_max known;
+    vaei_adam(&a, NP, &known);
+    *update = *test = 1e300;
+    for (int r = 0; r < repeat; r++) {
+        double t0 = now();
+        for (int i = 0; i < 50; i++) vaei_adam(&a, NP, &known);
+        const double tu = (now() - t0) / 50;
+        t0 = now();
+        for (int i = 0; i < 50; i++)
+            if (vaei_adam_first_bad(&a, NP, &known) != NP) die("adam: not finite");
+        const double tt = (now() - t0) / 50;
+        if (tu < *update) *update = tu;
+        if (tt < *test) *test = tt;
+    }
+    *update *= 1e3;
+    *test *= 1e3;
+    free(p);
+    free(g);
+    free(m);
+    free(v);
 }
 
 static vae_model *new_model(void)
@@ -355,6 +391,14 @@ int main(int argc, char **argv)
                 }
             }
         }
+        if (do_gemm)
+            for (int t = 1; t <= 2; t++) {
+                cli_check(vae_set_threads(t), "threads");
+                double update, test;
+                adam_step(repeat, &update, &test);
+                printf("  adam step of 631188 parameters threads=%d  update %.3f ms  "
+                       "finiteness test %.3f ms\n", t, update, test);
+            }
         const int train = do_train && (strcmp(names[bi], "ref") != 0 || nonly);
         cli_check(vae_set_threads(threads), "threads");
         /* The epochs, interleaved: repeat r of every figure before r + 1. */
