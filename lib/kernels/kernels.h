@@ -54,9 +54,13 @@ enum {
     VAEI_CPU_AVX2 = 1u << 0,
     VAEI_CPU_AVX512 = 1u << 1,
     VAEI_CPU_NEON = 1u << 2,
-    VAEI_CPU_AVX512_BF16 = 1u << 3 /* with VAEI_CPU_AVX512 only */
+    VAEI_CPU_AVX512_BF16 = 1u << 3, /* with VAEI_CPU_AVX512 only */
+    VAEI_CPU_AMX_BF16 = 1u << 4     /* AMX-TILE, AMX-BF16 and their XCR0 state; with AVX512_BF16 only */
 };
 unsigned vaei_cpu_features(void);
+/* VAEI_CPU_AMX_BF16 and, on Linux, the process's permission to use the
+ * tile data (asked once; see cpu.c). */
+int vaei_amx_permitted(void);
 
 /* Threads the SIMD kernels may use (vae_set_threads). */
 int vaei_threads(void);
