@@ -13,7 +13,16 @@
  * even), so each term a b carries at most (2 u_b + u_b^2) |a b| before the
  * float32 sum adds its (k + 2) u:
  *     |c - c_exact| <= ((2 u_b + u_b^2) + (k + 2) u) |alpha| sum_p |a_ip b_pj| + (k + 2) u |beta c_ij|.
- * The inputs are in [-1, 1] and never subnormal (vdpbf16ps flushes those).
+ * It holds for both bfloat16 paths, vdpbf16ps (avx512bf16) and AMX's
+ * tdpbf16ps (amx): each rounds every sum to float32, in its own order.
+ * Both treat subnormals as zero whatever MXCSR says: the packers'
+ * vcvtne2ps2bf16 turns a subnormal float into a signed zero, and the two
+ * dot-product instructions flush subnormal products and sums to zero
+ * (DAZ/FTZ). A flush moves a sum by less than 2^-126, which the bound
+ * above does not cover; it never happens to the random inputs here
+ * (multiples of 2^-52 in [-1, 1], so every nonzero product and sum of
+ * their bfloat16 roundings is at least 2^-118 in magnitude), and
+ * test_bf16_subnormals checks the flushing itself with its own bound.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -377,29 +386,50 @@ static void test_forced_by_environment(void **state)
     check_active(want, 1);
 }
 
-/* The bfloat16 products on the shapes above at 1 to 3 threads, against
- * the double reference with the bfloat16 bound; their bits do not depend
- * on the thread count (the same template as the float32 levels), and they
- * do differ from float32's (the operands really are rounded). Skipped
- * where the CPU lacks AVX512_BF16. */
-static void test_bf16_products(void **state)
+/* The edges of the AMX blocks (32 x 32 of C, 32 values of k, k blocks of
+ * up to 320) and the alpha and beta of a training step (1 and 0 or 1,
+ * which keep the sums in the tiles), against the bound. */
+static void check_bf16_edges(const char *path)
 {
-    (void)state;
-    if (!vaei_bf16_sgemm()) {
-        print_message("no AVX512_BF16 on this CPU (or in this build): skipped\n");
-        skip();
+    static const size_t mn[] = {9, 16, 17, 31, 32, 33, 48, 63, 65, 96};
+    static const size_t ks[] = {9, 17, 31, 32, 33, 63, 65, 319, 321, 641};
+    static const float ab[][2] = {{1.0f, 0.0f}, {1.0f, 1.0f}, {-0.5f, 0.25f}, {2.0f, 1.0f}};
+    vaei_rng r;
+    vaei_rng_seed(&r, 77);
+    for (int t = 0; t < 120; t++) {
+        const size_t m = mn[vaei_rng_below(&r, 10)], n = mn[vaei_rng_below(&r, 10)];
+        const size_t k = ks[vaei_rng_below(&r, 10)];
+        const vae_transpose ta = (vae_transpose)vaei_rng_below(&r, 2);
+        const vae_transpose tb = (vae_transpose)vaei_rng_below(&r, 2);
+        const size_t x = vaei_rng_below(&r, 4);
+        const double w = one_case(&r, m, n, k, ta, tb, ab[x][0], ab[x][1]);
+        if (w > 1.0)
+            fail_msg("bf16 %s: %zux%zux%zu ta=%d tb=%d alpha %g beta %g: error %.3g times the bound",
+                     path, m, n, k, ta, tb, (double)ab[x][0], (double)ab[x][1], w);
     }
+}
+
+/* The bfloat16 products of one path on the shapes above at 1 to 3
+ * threads, against the double reference with the bfloat16 bound; their
+ * bits do not depend on the thread count (the same template as the
+ * float32 levels), and they do differ from float32's (the operands really
+ * are rounded). */
+static void check_bf16_path(const char *path)
+{
+    assert_int_equal(vaei_bf16_select(path), VAE_OK);
+    assert_string_equal(vaei_bf16_path(), path);
     use_bf16 = 1;
     for (int t = 1; t <= 3; t++) {
         assert_int_equal(vae_set_threads(t), VAE_OK);
-        check_active("bf16", t == 2);
+        check_active(path, t == 2);
+        check_bf16_edges(path);
     }
     use_bf16 = 0;
     static const size_t shapes[][3] = {{128, 400, 784}, {784, 400, 128}, {400, 784, 128},
-                                       {128, 784, 400}, {97, 203, 301}};
+                                       {128, 784, 400}, {97, 203, 301},  {101, 67, 1001}};
     vaei_rng r;
     vaei_rng_seed(&r, 5);
-    float *a = rand_matrix(&r, 784, 784), *b = rand_matrix(&r, 784, 784);
+    float *a = rand_matrix(&r, 784, 1001), *b = rand_matrix(&r, 1001, 784);
     float *c1 = malloc(784 * 784 * sizeof *c1), *c2 = malloc(784 * 784 * sizeof *c2);
     assert_non_null(c1);
     assert_non_null(c2);
@@ -418,7 +448,8 @@ static void test_bf16_products(void **state)
                                                 b, ldb, 0.0f, c2, n),
                                  VAE_OK);
                 if (memcmp(c1, c2, m * n * sizeof *c1) != 0)
-                    fail_msg("bf16 %zux%zux%zu t=%d: %d threads differ from 2", m, n, k, t, threads);
+                    fail_msg("bf16 %s %zux%zux%zu t=%d: %d threads differ from 2", path, m, n, k,
+                             t, threads);
             }
             assert_int_equal(vaei_gemm_prec(VAE_PRECISION_FP32, ta, tb, m, n, k, 1.0f, a, lda, b,
                                             ldb, 0.0f, c2, n),
@@ -426,10 +457,143 @@ static void test_bf16_products(void **state)
             assert_true(memcmp(c1, c2, m * n * sizeof *c1) != 0);
         }
     assert_int_equal(vae_set_threads(2), VAE_OK);
+    assert_int_equal(vaei_bf16_select("auto"), VAE_OK);
     free(a);
     free(b);
     free(c1);
     free(c2);
+}
+
+/* One path, or a skip that says what is missing. */
+static void bf16_path_or_skip(const char *path, const char *missing)
+{
+    if (vaei_bf16_select(path) != VAE_OK) {
+        print_message("no %s: skipped\n", missing);
+        skip();
+    }
+    check_bf16_path(path);
+}
+
+static void test_bf16_avx512bf16(void **state)
+{
+    (void)state;
+    bf16_path_or_skip("avx512bf16", "AVX512_BF16 on this CPU (or in this build)");
+}
+
+static void test_bf16_amx(void **state)
+{
+    (void)state;
+    bf16_path_or_skip("amx", "AMX-BF16 on this CPU, in this OS or in this build");
+}
+
+/* Both paths where both run: the same products within the same bound,
+ * but not the same bits in general (tdpbf16ps sums its 32 values of k in
+ * another order than vdpbf16ps's pairs, and the k blocks differ); said,
+ * not asserted. */
+static void test_bf16_paths_compared(void **state)
+{
+    (void)state;
+    if (vaei_bf16_select("amx") != VAE_OK || vaei_bf16_select("avx512bf16") != VAE_OK) {
+        print_message("not both bfloat16 paths here: skipped\n");
+        skip();
+    }
+    vaei_rng r;
+    vaei_rng_seed(&r, 9);
+    enum { M = 128, N = 400, K = 784 };
+    float *a = rand_matrix(&r, M, K), *b = rand_matrix(&r, K, N);
+    float *c1 = malloc(M * N * sizeof *c1), *c2 = malloc(M * N * sizeof *c2);
+    assert_non_null(c1);
+    assert_non_null(c2);
+    const char *paths[2] = {"amx", "avx512bf16"};
+    float *out[2] = {c1, c2};
+    for (int p = 0; p < 2; p++) {
+        assert_int_equal(vaei_bf16_select(paths[p]), VAE_OK);
+        assert_int_equal(vaei_gemm_prec(VAE_PRECISION_BF16, VAE_NO_TRANS, VAE_NO_TRANS, M, N, K,
+                                        1.0f, a, K, b, N, 0.0f, out[p], N),
+                         VAE_OK);
+    }
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)M * N; i++) differ += memcmp(c1 + i, c2 + i, sizeof *c1) != 0;
+    print_message("amx and avx512bf16 differ in %zu of %d elements of a %dx%dx%d product\n",
+                  differ, M * N, M, N, K);
+    assert_int_equal(vaei_bf16_select("auto"), VAE_OK);
+    free(a);
+    free(b);
+    free(c1);
+    free(c2);
+}
+
+/* Subnormals, on every bfloat16 path here. Where an operand below 2^-126
+ * may count as zero and a product or sum below it may be flushed (as
+ * vcvtne2ps2bf16, vdpbf16ps and tdpbf16ps do, whatever MXCSR says), the
+ * error bound gains k 2^-126 (1 + max |a| + max |b|): what a flushed
+ * operand times the other, or a flushed sum, can lose. The cases: products
+ * of 2^-70 by 2^-70 (2^-140, subnormal), and of 2^-130 (a subnormal
+ * float) by 2^100 (2^-30, which float32 keeps). The bound holds whether
+ * the hardware flushes or not, so the verdict is the same on any CPU; what
+ * this one did is printed. */
+static void test_bf16_subnormals(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"amx", "avx512bf16"};
+    static const float av[2] = {0x1p-70f, 0x1p-130f}, bv[2] = {0x1p-70f, 0x1p100f};
+    int ran = 0;
+    enum { M = 40, N = 40, K = 64 };
+    float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b), *c = malloc(M * N * sizeof *c);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    for (size_t p = 0; p < 2; p++) {
+        if (vaei_bf16_select(paths[p]) != VAE_OK) continue;
+        ran++;
+        for (int kind = 0; kind < 2; kind++) {
+            for (size_t i = 0; i < M * K; i++) a[i] = av[kind];
+            for (size_t i = 0; i < K * N; i++) b[i] = bv[kind];
+            assert_int_equal(vaei_gemm_prec(VAE_PRECISION_BF16, VAE_NO_TRANS, VAE_NO_TRANS, M, N,
+                                            K, 1.0f, a, K, b, N, 0.0f, c, N),
+                             VAE_OK);
+            const double exact = K * (double)av[kind] * (double)bv[kind];
+            const double bound = (0x1p-7 + (K + 2) * 0x1p-24) * exact +
+                                 K * 0x1p-126 * (1.0 + av[kind] + bv[kind]);
+            size_t flushed = 0;
+            for (size_t i = 0; i < M * N; i++) {
+                if (!(fabs(c[i] - exact) <= bound))
+                    fail_msg("bf16 %s: subnormal case %d gave %g (exact %g)", paths[p], kind,
+                             (double)c[i], exact);
+                flushed += c[i] == 0.0f;
+            }
+            print_message("bf16 %s: %s x %s: %s\n", paths[p], kind ? "2^-130" : "2^-70",
+                          kind ? "2^100" : "2^-70",
+                          flushed == M * N ? "flushed to zero"
+                          : flushed        ? "partly flushed"
+                                           : "kept");
+        }
+    }
+    assert_int_equal(vaei_bf16_select("auto") == VAE_OK, ran > 0);
+    free(a);
+    free(b);
+    free(c);
+    if (!ran) {
+        print_message("no bfloat16 path on this CPU (or in this build): skipped\n");
+        skip();
+    }
+}
+
+/* Run by meson with VAE_BF16 set: the path named there is the one in force
+ * from the start; a path this CPU cannot run leaves the best one (and the
+ * test says so). */
+static void test_bf16_forced_by_environment(void **state)
+{
+    (void)state;
+    const char *want = getenv("VAE_BF16");
+    if (!want || !*want) skip();
+    const char *path = vaei_bf16_path();
+    if (vaei_bf16_select(want) != VAE_OK) {
+        print_message("VAE_BF16=%s: not usable here (path %s), skipped\n", want, path ? path : "none");
+        skip();
+    }
+    assert_string_equal(path, want);
+    assert_int_equal(vaei_bf16_select("auto"), VAE_OK);
 }
 
 int main(void)
@@ -441,6 +605,15 @@ int main(void)
         };
         return cmocka_run_group_tests_name("kernels (VAE_BACKEND)", one, NULL, NULL);
     }
+    const char *bf16 = getenv("VAE_BF16");
+    if (bf16 && *bf16) { /* the forced bfloat16 path, then both paths as usual */
+        const struct CMUnitTest paths[] = {
+            cmocka_unit_test(test_bf16_forced_by_environment),
+            cmocka_unit_test(test_bf16_avx512bf16),
+            cmocka_unit_test(test_bf16_amx),
+        };
+        return cmocka_run_group_tests_name("kernels (VAE_BF16)", paths, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_backend_matches_reference),
         cmocka_unit_test(test_degenerate_shapes),
@@ -449,7 +622,10 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_rows_do_not_depend_on_batch),
-        cmocka_unit_test(test_bf16_products),
+        cmocka_unit_test(test_bf16_avx512bf16),
+        cmocka_unit_test(test_bf16_amx),
+        cmocka_unit_test(test_bf16_paths_compared),
+        cmocka_unit_test(test_bf16_subnormals),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

@@ -28,6 +28,18 @@
  * per lane: two products per lane per instruction. A packed panel is then
  * ceil(kc / 2) words deep; an odd last k is paired with a zero.
  *
+ * With GEMM_AMX as well (sgemm_amx.c) the register tile is a block of
+ * 32 x 32 floats in four AMX accumulator tiles, and tdpbf16ps multiplies
+ * tiles of 16 rows of A by 16 pairs of k (32 values) by 16 columns of B.
+ * k is padded with zeros to whole tiles (KP: 16 words per 32 values of k),
+ * and k blocks are multiples of 32. B's panels are the vdpbf16ps layout
+ * (row q holds the pair q of each column: AMX's pair-interleaved B); A's
+ * panels hold, for each 32 values of k, the panel's 32 rows of 16 words
+ * one after the other, so that a tile of A is 1 KiB read in order. Each
+ * thread loads the tile configuration at the start of its part of a
+ * product and releases the tiles at its end (the tile registers are
+ * per thread, and a pool worker runs other code between products).
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
@@ -53,12 +65,20 @@ _Static_assert((int)SCRATCH_SHARED == (int)VAEI_SCRATCH_POOLED,
 
 #define INLINE static inline __attribute__((always_inline))
 
-#ifdef GEMM_BF16
+#ifdef GEMM_AMX
+typedef uint32_t pk_t;                 /* two bfloat16 of consecutive k, the even one low */
+#define TILE_K 16                      /* words of k in a row of an A tile, rows of a B tile */
+#define KP(kc) (((kc) + 31) / 32 * TILE_K) /* packed depth of kc values of k, in whole tiles */
+#define K_ALIGN 32                     /* k blocks start at whole tiles */
+#elif defined(GEMM_BF16)
 typedef uint32_t pk_t;          /* two bfloat16 of consecutive k, the even one low */
 #define KP(kc) (((kc) + 1) / 2) /* packed depth of kc values of k */
 #else
 typedef float pk_t;
 #define KP(kc) (kc)
+#endif
+#ifndef K_ALIGN
+#define K_ALIGN 4
 #endif
 
 typedef struct {
@@ -170,17 +190,22 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
     }
 }
 #else /* GEMM_BF16 */
-/* kc consecutive floats of a row into KP(kc) words: word q = (s[2q], s[2q+1]). */
-static void conv_row(const float *s, size_t kc, pk_t *d)
+/* kc consecutive floats of a row into KP(kc) words: word q = (s[2q], s[2q+1]),
+ * words [j VW, j VW + VW) at d + j stride (stride VW: one run). */
+static void conv_row(const float *s, size_t kc, pk_t *d, size_t stride)
 {
-    size_t p = 0, q = 0;
-    for (; p + 2 * VW <= kc; p += 2 * VW, q += VW) /* cvtne2ps: b to the low half */
-        _mm512_storeu_si512(d + q, (__m512i)_mm512_cvtne2ps_pbh(vload(s + p + VW), vload(s + p)));
+    size_t p = 0;
+    for (; p + 2 * VW <= kc; p += 2 * VW, d += stride) /* cvtne2ps: b to the low half */
+        _mm512_storeu_si512(d, (__m512i)_mm512_cvtne2ps_pbh(vload(s + p + VW), vload(s + p)));
     if (p < kc) {
         const size_t r = kc - p;
         const vf lo = r >= VW ? vload(s + p) : vload_n(s + p, r);
         const vf hi = r > VW ? vload_n(s + p + VW, r - VW) : vzero();
-        _mm512_mask_storeu_epi32(d + q, vfirst(KP(r)), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+#ifdef GEMM_AMX /* the whole last tile row: zeros past kc */
+        _mm512_storeu_si512(d, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+#else
+        _mm512_mask_storeu_epi32(d, vfirst(KP(r)), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+#endif
     }
 }
 
@@ -225,6 +250,44 @@ static void transpose_words(const pk_t *src, size_t ld, size_t width, size_t kp,
         for (size_t c = 0; c < width; c++) dst[q * width + c] = src[c * ld + q];
 }
 
+#ifdef GEMM_AMX
+/* Rows [i0, i0 + mc) and k range [p0, p0 + kc) of op(A) into panels of MR
+ * rows, KP(kc) MR words each: for each TILE_K words of k, MR rows of
+ * TILE_K words (word (r, q) at (q / TILE_K) MR TILE_K + r TILE_K + q % TILE_K);
+ * rows past mc are zero. */
+static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t kc, pk_t *dst)
+{
+    const size_t kp = KP(kc);
+    for (size_t ip = 0; ip < mc; ip += MR, dst += MR * kp) {
+        const size_t mr = min_sz(MR, mc - ip), i = i0 + ip;
+        if (g->ta == VAE_NO_TRANS) { /* a row of A holds consecutive k */
+            for (size_t r = 0; r < MR; r++)
+                if (r < mr)
+                    conv_row(g->a + (i + r) * g->lda + p0, kc, dst + r * TILE_K, MR * TILE_K);
+                else
+                    for (size_t q = 0; q < kp; q += TILE_K)
+                        memset(dst + q * MR + r * TILE_K, 0, TILE_K * sizeof *dst);
+            continue;
+        }
+        /* A is [k x m]: rows 2q and 2q + 1 pair up into MR words, and each
+         * TILE_K of those runs is turned to MR rows of TILE_K words. */
+        pk_t tmp[TILE_K * MR];
+        for (size_t q0 = 0; q0 < kp; q0 += TILE_K) {
+            for (size_t q = q0; q < q0 + TILE_K; q++) {
+                const float *s0 = g->a + (p0 + 2 * q) * g->lda + i;
+                if (2 * q < kc)
+                    conv_pair_rows(s0, 2 * q + 1 < kc ? s0 + g->lda : NULL, mr, MR, tmp + (q - q0) * MR);
+                else
+                    memset(tmp + (q - q0) * MR, 0, MR * sizeof *tmp);
+            }
+            for (size_t r = 0; r < MR; r += 8) /* dst[r TILE_K + q] = tmp[q MR + r] */
+                for (size_t q = 0; q < TILE_K; q += 8)
+                    GEMM_TRANSPOSE8((const float *)(const void *)(tmp + q * MR + r), MR,
+                                    (float *)(void *)(dst + q0 * MR + r * TILE_K + q), TILE_K);
+        }
+    }
+}
+#else
 /* Rows [i0, i0 + mc) and k range [p0, p0 + kc) of op(A) into panels of MR
  * rows, KP(kc) MR words each; rows past mc are zero. */
 static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t kc, pk_t *dst)
@@ -236,7 +299,7 @@ static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t k
         if (g->ta == VAE_NO_TRANS) { /* a row of A holds consecutive k */
             for (size_t r = 0; r < MR; r++)
                 if (r < mr)
-                    conv_row(g->a + (i + r) * g->lda + p0, kc, tmp + r * kp);
+                    conv_row(g->a + (i + r) * g->lda + p0, kc, tmp + r * kp, VW);
                 else
                     memset(tmp + r * kp, 0, kp * sizeof *tmp);
             transpose_words(tmp, kp, MR, kp, dst);
@@ -248,6 +311,7 @@ static void pack_a(const gemm_args *g, size_t i0, size_t mc, size_t p0, size_t k
         }
     }
 }
+#endif /* GEMM_AMX */
 
 /* Columns [j0, j0 + nc) and k range [p0, p0 + kc) of op(B) into panels of
  * NR columns, the last one only as wide as it needs in whole vectors
@@ -257,6 +321,11 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
     const size_t full = nc / NR * NR, nr = nc - full, w = (nr + VW - 1) / VW * VW, kp = KP(kc);
     if (g->tb == VAE_NO_TRANS) { /* B is [k x n]: rows 2q and 2q + 1 pair up */
         for (size_t q = 0; q < kp; q++) {
+            if (2 * q >= kc) { /* AMX's padding to whole tiles */
+                for (size_t jp = 0; jp < full; jp += NR) memset(dst + jp * kp + q * NR, 0, NR * sizeof *dst);
+                if (nr) memset(dst + full * kp + q * w, 0, w * sizeof *dst);
+                continue;
+            }
             const float *s0 = g->b + (p0 + 2 * q) * g->ldb + j0;
             const float *s1 = 2 * q + 1 < kc ? s0 + g->ldb : NULL;
             if (s1) /* the full panels in one pass along the rows */
@@ -277,7 +346,7 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
         const size_t cnt = min_sz(NR, nc - jp), width = cnt == NR ? NR : w;
         for (size_t c = 0; c < width; c++)
             if (c < cnt)
-                conv_row(g->b + (j0 + jp + c) * g->ldb + p0, kc, tmp + c * kp);
+                conv_row(g->b + (j0 + jp + c) * g->ldb + p0, kc, tmp + c * kp, VW);
             else
                 memset(tmp + c * kp, 0, kp * sizeof *tmp);
         transpose_words(tmp, kp, width, kp, dst + jp * kp);
@@ -288,6 +357,16 @@ static void pack_b(const gemm_args *g, size_t j0, size_t nc, size_t p0, size_t k
 /* ------------------------------------------------------------------------ */
 /* The micro-kernel                                                         */
 /* ------------------------------------------------------------------------ */
+
+/* cp[0, cols) = alpha acc + beta cp[0, cols), cols <= VW; beta == 0
+ * ignores cp's prior contents. */
+INLINE void store_vec(float *cp, vf acc, size_t cols, vf va, vf vb, float beta)
+{
+    if (cols == VW)
+        vstore(cp, vfma(va, acc, beta == 0.0f ? vzero() : vmul(vb, vload(cp))));
+    else
+        vstore_n(cp, vfma(va, acc, beta == 0.0f ? vzero() : vmul(vb, vload_n(cp, cols))), cols);
+}
 
 /* C[mr x nr] = alpha * A_panel B_panel + beta * C, over kc, with nv vectors
  * across (the panel's width); beta == 0 ignores C. Element (r, p) of the A
@@ -333,35 +412,152 @@ INLINE void micro_tile(int nv, size_t kc, const pk_t *a, size_t rs, size_t ps, c
 #pragma GCC unroll 16
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-            for (int v = 0; v < nv; v++) {
-                float *cp = c + (size_t)r * ldc + (size_t)v * VW;
-                const vf prior = beta == 0.0f ? vzero() : vmul(vb, vload(cp));
-                vstore(cp, vfma(va, acc[r][v], prior));
-            }
+            for (int v = 0; v < nv; v++)
+                store_vec(c + (size_t)r * ldc + (size_t)v * VW, acc[r][v], VW, va, vb, beta);
         return;
     }
     for (size_t r = 0; r < mr; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) {
             if ((size_t)v * VW >= nr) break;
-            const size_t cols = min_sz(VW, nr - (size_t)v * VW);
-            float *cp = c + r * ldc + (size_t)v * VW;
-            const vf old = cols == VW ? vload(cp) : vload_n(cp, cols);
-            const vf prior = beta == 0.0f ? vzero() : vmul(vb, old);
-            const vf out = vfma(va, acc[r][v], prior);
-            if (cols == VW)
-                vstore(cp, out);
-            else
-                vstore_n(cp, out, cols);
+            store_vec(c + r * ldc + (size_t)v * VW, acc[r][v], min_sz(VW, nr - (size_t)v * VW), va,
+                      vb, beta);
         }
 }
 
+#ifdef GEMM_AMX
+/* Palette 1, the eight tiles alike: 16 rows of 64 bytes (16 floats, or 16
+ * words of bfloat16 pairs). Tiles 0-3 accumulate C (rows 0-15 and 16-31 by
+ * columns 0-15 and 16-31), 4-5 hold A (rows 0-15, 16-31), 6-7 B (columns
+ * 0-15, 16-31). */
+static void amx_configure(void)
+{
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } __attribute__((aligned(64))) cfg;
+    _Static_assert(sizeof cfg == 64, "the tile configuration is 64 bytes");
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+/* rows x cols floats from src (stride ls) to dst (stride ld), cols <= NR;
+ * with `pad`, dst's rows are NR wide and zero past cols and rows up to MR. */
+INLINE void copy_block(float *dst, size_t ld, const float *src, size_t ls, size_t rows, size_t cols,
+                       int pad)
+{
+    for (size_t r = 0; r < (pad ? MR : rows); r++)
+        for (size_t v = 0; v * VW < (pad ? NR : cols); v++) {
+            const size_t n = r < rows && v * VW < cols ? min_sz(VW, cols - v * VW) : 0;
+            const vf x = n == VW ? vload(src + r * ls + v * VW) : n ? vload_n(src + r * ls + v * VW, n) : vzero();
+            if (pad || n == VW)
+                vstore(dst + r * ld + v * VW, x);
+            else
+                vstore_n(dst + r * ld + v * VW, x, n);
+        }
+}
+
+/* C[mr x nr] = alpha * A_panel B_panel + beta * C over kp words of k (a
+ * multiple of TILE_K), the B panel nv vectors wide: tdpbf16ps over the
+ * tiles of k in order. With alpha 1 and beta 0 or 1 (every product of a
+ * training step, and every k block after the first) the accumulators
+ * start from C (or zero) and are stored as C: in place for a whole 32 x 32
+ * block, through a buffer for an edge; other alpha and beta take the
+ * float32 epilogue. So each element of C gets the same operations whether
+ * its block is whole or not, and the result depends neither on the thread
+ * count nor on the rows around it. */
+INLINE void amx_tile(int nv, size_t kp, const pk_t *a, const pk_t *b, float *c, size_t ldc,
+                     float alpha, float beta, size_t mr, size_t nr)
+{
+    const size_t sa = TILE_K * sizeof(pk_t), sb = (size_t)nv * VW * sizeof(pk_t);
+    const int whole = nv == 2 && mr == MR && nr == NR;
+    const int in_tiles = alpha == 1.0f && (beta == 0.0f || beta == 1.0f);
+    float buf[MR * NR] __attribute__((aligned(64)));
+    float *const t = whole && in_tiles ? c : buf; /* the accumulators' memory */
+    const size_t st = (whole && in_tiles ? ldc : NR) * sizeof(float);
+    if (in_tiles && beta == 1.0f) {
+        if (t == buf) copy_block(buf, NR, c, ldc, mr, nr, 1);
+        _tile_loadd(0, t, st);
+        _tile_loadd(1, t + 16, st);
+        _tile_loadd(2, t + 16 * st / sizeof(float), st);
+        _tile_loadd(3, t + 16 * st / sizeof(float) + 16, st);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    const pk_t *const end = a + MR * kp;
+    if (nv == 2 && mr > 16) {
+        for (; a < end; a += MR * TILE_K, b += TILE_K * NR) {
+            _tile_loadd(4, a, sa);
+            _tile_loadd(6, b, sb);
+            _tile_loadd(7, b + 16, sb);
+            _tile_loadd(5, a + 16 * TILE_K, sa);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    } else if (nv == 2) { /* rows 16-31 of the panel are zeros */
+        for (; a < end; a += MR * TILE_K, b += TILE_K * NR) {
+            _tile_loadd(4, a, sa);
+            _tile_loadd(6, b, sb);
+            _tile_loadd(7, b + 16, sb);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+        }
+    } else { /* a panel of 16 columns */
+        for (; a < end; a += MR * TILE_K, b += TILE_K * VW) {
+            _tile_loadd(4, a, sa);
+            _tile_loadd(6, b, sb);
+            _tile_dpbf16ps(0, 4, 6);
+            if (mr > 16) {
+                _tile_loadd(5, a + 16 * TILE_K, sa);
+                _tile_dpbf16ps(2, 5, 6);
+            }
+        }
+    }
+    _tile_stored(0, t, st);
+    _tile_stored(1, t + 16, st);
+    _tile_stored(2, t + 16 * st / sizeof(float), st);
+    _tile_stored(3, t + 16 * st / sizeof(float) + 16, st);
+    if (t == c) return;
+    if (in_tiles) {
+        copy_block(c, ldc, buf, NR, mr, nr, 0);
+        return;
+    }
+    const vf va = vset1(alpha), vb = vset1(beta);
+    for (size_t r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) {
+            if ((size_t)v * VW >= nr) break;
+            store_vec(c + r * ldc + (size_t)v * VW, vload(buf + r * NR + (size_t)v * VW),
+                      min_sz(VW, nr - (size_t)v * VW), va, vb, beta);
+        }
+}
+#endif /* GEMM_AMX */
+
+#ifdef GEMM_AMX
+#define TILE_FN(nv)                                                                        \
+    static void tile_##nv(size_t kc, const pk_t *a, const pk_t *b, float *c, size_t ldc,   \
+                          float alpha, float beta, size_t mr, size_t nr)                    \
+    {                                                                                      \
+        amx_tile(nv, kc, a, b, c, ldc, alpha, beta, mr, nr);                               \
+    }
+#else
 #define TILE_FN(nv)                                                                        \
     static void tile_##nv(size_t kc, const pk_t *a, const pk_t *b, float *c, size_t ldc,   \
                           float alpha, float beta, size_t mr, size_t nr)                    \
     {                                                                                      \
         micro_tile(nv, kc, a, 1, MR, b, c, ldc, alpha, beta, mr, nr);                      \
     }
+#endif
 #ifdef GEMM_BF16
 #define DIRECT_FN(nv)
 #else
@@ -416,11 +612,11 @@ static const direct_fn directs[NV + 1] = {
 /* The blocked product over C[i0:i1, j0:j1]                                 */
 /* ------------------------------------------------------------------------ */
 
-/* k blocks of equal size (a multiple of 4), chosen from k alone. */
+/* k blocks of equal size (a multiple of K_ALIGN: 4, AMX 32), chosen from k alone. */
 static size_t k_block(size_t k)
 {
     const size_t blocks = (k + KC - 1) / KC, kc = (k + blocks - 1) / blocks;
-    return (kc + 3) & ~(size_t)3;
+    return (kc + K_ALIGN - 1) & ~(size_t)(K_ALIGN - 1);
 }
 
 /* Elements of pk_t (floats, or bfloat16 pairs) of the packing buffers. */
@@ -801,6 +997,9 @@ static void gemm_part(void *arg, int part, int nparts)
                                    g->b, g->ldb, g->beta, g->c + b * g->ldc, g->ldc);
             return;
         }
+#ifdef GEMM_AMX
+        amx_configure(); /* this thread's tiles, for this part */
+#endif
         if (job->split_rows) {
             vaei_split(g->m, MR, part, nparts, &b, &e);
             gemm_blocked(g, b, e, 0, g->n, abuf, bbuf, &job->sh);
@@ -808,6 +1007,9 @@ static void gemm_part(void *arg, int part, int nparts)
             vaei_split(g->n, NR, part, nparts, &b, &e);
             gemm_blocked(g, 0, g->m, b, e, abuf, bbuf, &job->sh);
         }
+#ifdef GEMM_AMX
+        _tile_release(); /* back to the initial state: nothing for the OS to save */
+#endif
     }
 }
 

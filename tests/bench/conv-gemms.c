@@ -7,12 +7,15 @@
  * against weights of 16 to 512 rows or columns. Each figure is the best of
  * --repeat runs, because other work on the machine only ever slows a run.
  *
- *   conv-gemms [--backend NAME] [--repeat N]
+ *   conv-gemms [--backend NAME] [--repeat N] [--precision fp32|bf16] [--bf16 PATH]
+ * (--precision bf16: the bfloat16 products, on the path --bf16 names: amx,
+ * avx512bf16 or auto.)
  *
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -54,13 +57,20 @@ int main(int argc, char **argv)
     cli_set_program("conv-gemms");
     const char *backend = "avx512";
     size_t repeat = 20;
+    int precision = VAE_PRECISION_FP32;
+    const char *bf16 = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = cli_value(argc, argv, &i, "--backend"))) backend = v;
         else if ((v = cli_value(argc, argv, &i, "--repeat"))) repeat = cli_size("--repeat", v, 1, 10000);
+        else if ((v = cli_value(argc, argv, &i, "--precision")))
+            precision = strcmp(v, "bf16") == 0 ? VAE_PRECISION_BF16 : VAE_PRECISION_FP32;
+        else if ((v = cli_value(argc, argv, &i, "--bf16"))) bf16 = v;
         else die("unknown argument '%s'", argv[i]);
     }
     cli_check(vae_backend_select(backend), "--backend %s", backend);
+    if (bf16) cli_check(vaei_bf16_select(bf16), "--bf16 %s", bf16);
+    if (precision == VAE_PRECISION_BF16 && !vaei_bf16_sgemm()) die("--precision bf16: no bfloat16 path here");
     float *a = malloc(MAX_FLOATS * sizeof *a), *b = malloc(MAX_FLOATS * sizeof *b);
     float *c = malloc(MAX_FLOATS * sizeof *c);
     if (!a || !b || !c) die("out of memory");
@@ -68,7 +78,9 @@ int main(int argc, char **argv)
         a[i] = (float)(i % 97) * 0.01f - 0.5f;
         b[i] = (float)(i % 89) * 0.01f - 0.5f;
     }
-    printf("backend %s, best of %zu\n", vae_backend_active(), repeat);
+    printf("backend %s, %s%s, best of %zu\n", vae_backend_active(),
+           precision == VAE_PRECISION_BF16 ? "bf16 on " : "fp32",
+           precision == VAE_PRECISION_BF16 ? vaei_bf16_path() : "", repeat);
     for (int threads = 1; threads <= 2; threads++) {
         cli_check(vae_set_threads(threads), "threads");
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -78,8 +90,9 @@ int main(int argc, char **argv)
             double best = 1e30;
             for (size_t r = 0; r < repeat; r++) {
                 const double t0 = now();
-                cli_check(vaei_gemm(p->ta, p->tb, p->m, p->n, p->k, 1.0f, a, lda, b, ldb, 0.0f,
-                                    c, p->n), "%s", p->what);
+                cli_check(vaei_gemm_prec(precision, p->ta, p->tb, p->m, p->n, p->k, 1.0f, a, lda,
+                                         b, ldb, 0.0f, c, p->n),
+                          "%s", p->what);
                 const double t = now() - t0;
                 if (t < best) best = t;
             }

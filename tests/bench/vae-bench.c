@@ -275,6 +275,9 @@ static void usage(void)
            "  --threads N      threads of the epoch and inference figures [2]\n"
            "  --repeat N       runs per figure; the best is printed [3]\n"
            "  --precision P    fp32, bf16 or both [both where the CPU has AVX512_BF16]\n"
+           "  --bf16 PATH      the bf16 products' path: amx (tdpbf16ps), avx512bf16\n"
+           "                   (vdpbf16ps) or auto [auto: amx where the CPU and OS allow it;\n"
+           "                   also VAE_BF16]\n"
            "  --no-gemm        skip the GEMM figures\n"
            "  --no-train       skip the epoch and inference figures\n"
            "  --all-shapes     GFLOP/s of all eleven products of a step, not only the\n"
@@ -291,7 +294,7 @@ int main(int argc, char **argv)
     size_t nonly = 0;
     int threads = 2, repeat = 3, do_gemm = 1, do_train = 1, all_shapes = 0;
     int precs[2] = {VAE_PRECISION_FP32, VAE_PRECISION_BF16}, nprec = 2;
-    const char *want_prec = NULL;
+    const char *want_prec = NULL, *bf16_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--help") == 0) {
@@ -308,6 +311,8 @@ int main(int argc, char **argv)
             repeat = cli_int("--repeat", v, 1, 1000);
         } else if ((v = cli_value(argc, argv, &i, "--precision"))) {
             want_prec = v;
+        } else if ((v = cli_value(argc, argv, &i, "--bf16"))) {
+            bf16_path = v;
         } else if (strcmp(argv[i], "--no-gemm") == 0) {
             do_gemm = 0;
         } else if (strcmp(argv[i], "--no-train") == 0) {
@@ -337,6 +342,8 @@ int main(int argc, char **argv)
             die("--precision %s: fp32, bf16 or both", want_prec);
         }
     }
+    if (bf16_path) cli_check(vaei_bf16_select(bf16_path), "--bf16 %s", bf16_path);
+    if (precs[nprec - 1] == VAE_PRECISION_BF16) printf("bf16 products on %s\n", vaei_bf16_path());
 
     const char *names[16];
     size_t nb = 0;
