@@ -43,7 +43,7 @@ typedef struct vaei_layer {
 typedef struct vaei_layer_ctx {
     const float *params; /* the flat parameter buffer */
     float *grads;        /* its gradient (backward) */
-    float *col;          /* the workspace's column matrix */
+    float *partials;     /* the workspace's partial sums of [dW | db] (lib/layers.c) */
     int precision;       /* a vae_precision */
     float leaky_slope;   /* of VAE_ACTIVATION_LEAKY_RELU */
 } vaei_layer_ctx;
@@ -55,6 +55,10 @@ vae_status vaei_layers_plan(const struct vae_config *c, int side, vaei_layer *ly
 /* Rows of a layer's activation matrix per image, and its columns: for
  * images, one row per pixel and one column per channel. */
 size_t vaei_layer_rows(const vaei_layer *ly);
+
+/* Floats of partial sums a layer's backward pass over n images needs in
+ * the workspace (0 for a dense layer). */
+size_t vaei_layer_partials(const vaei_layer *ly, size_t n);
 
 /* y = act(layer(x)) over n images; x rows have stride ldx; cond (stride
  * ldc) supplies the conditioning columns of a dense layer with cond > 0. */

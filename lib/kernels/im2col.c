@@ -4,16 +4,14 @@
  * an interval [kx0, kx1), and their pixels are adjacent in memory, so each
  * (pixel, ky) is one copy (or one add) of (kx1 - kx0) * c floats: the
  * vectorised memcpy, or a plain loop the compiler vectorises. Padding taps
- * are written as zeros. Images are split among threads; each thread writes
- * its own rows, so the result does not depend on the thread count.
+ * are written as zeros. These run on the calling thread: a conv layer's
+ * pass runs them per chunk of images, on the chunk's thread (lib/layers.c).
  *
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
 
 #include "im2col.h"
-#include "kernels.h"
-#include "threadpool.h"
 
 /* The taps kx of output column ox that read inside [0, w): ix = ox*s - p + kx. */
 static void tap_range(const vaei_conv_geom *g, size_t o, size_t len, size_t *k0, size_t *k1)
@@ -91,44 +89,14 @@ static void col2im_image(const float *col, const vaei_conv_geom *g, float *x)
     }
 }
 
-typedef struct {
-    const float *in;
-    float *out;
-    size_t ld, n;
-    const vaei_conv_geom *g;
-    int adjoint;
-} job;
-
-static void run(void *arg, int t, int nt)
-{
-    const job *j = arg;
-    const vaei_conv_geom *g = j->g;
-    const size_t rows = g->ho * g->wo * g->k * g->k * g->c, img = g->h * g->w * g->c;
-    for (size_t i = j->n * (size_t)t / (size_t)nt; i < j->n * (size_t)(t + 1) / (size_t)nt; i++) {
-        if (j->adjoint)
-            col2im_image(j->in + i * rows, g, j->out + i * img);
-        else
-            im2col_image(j->in + i * j->ld, g, j->out + i * rows);
-    }
-}
-
-/* Threads for n images of `floats` column entries each: one per 64 Ki floats. */
-static int threads_for(size_t n, size_t floats)
-{
-    const size_t useful = n * floats >> 16;
-    const int t = vaei_threads();
-    const size_t cap = useful < n ? useful : n;
-    return cap < 1 ? 1 : cap < (size_t)t ? (int)cap : t;
-}
-
 void vaei_im2col(const float *x, size_t ldimg, size_t n, const vaei_conv_geom *g, float *col)
 {
-    job j = {x, col, ldimg, n, g, 0};
-    vaei_parallel(threads_for(n, g->ho * g->wo * g->k * g->k * g->c), run, &j);
+    const size_t rows = g->ho * g->wo * g->k * g->k * g->c;
+    for (size_t i = 0; i < n; i++) im2col_image(x + i * ldimg, g, col + i * rows);
 }
 
 void vaei_col2im(const float *col, size_t n, const vaei_conv_geom *g, float *x)
 {
-    job j = {col, x, 0, n, g, 1};
-    vaei_parallel(threads_for(n, g->ho * g->wo * g->k * g->k * g->c), run, &j);
+    const size_t rows = g->ho * g->wo * g->k * g->k * g->c, img = g->h * g->w * g->c;
+    for (size_t i = 0; i < n; i++) col2im_image(col + i * rows, g, x + i * img);
 }
