@@ -238,9 +238,9 @@ static void test_conv_gradient_odd_shapes(void **state)
 
 /* Two Adam steps of a small version of the reference network on 37 images
  * at `threads` threads and a precision; the parameters after them (caller
- * frees). 37 images: the conv layers' passes run in chunks of 5 and a last
- * one of 2 (lib/layers.c), whose partial sums of dW and db make the order of
- * those sums. */
+ * frees). 37 images: the conv layers' passes run in 12 chunks of 3 and a
+ * last one of 1 (lib/layers.c), whose partial sums of dW and db make the
+ * order of those sums. */
 static float *two_steps(int threads, int precision, size_t *np)
 {
     enum { IMAGES = 37 };
