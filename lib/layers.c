@@ -260,6 +260,7 @@ typedef struct {
     size_t ldx, n, chunk;
     float *y;           /* forward: the output; backward: dX [n x width], or NULL */
     size_t width;
+    int in_act;         /* backward: the activation whose output x is, or -1 */
     vae_status status;  /* the first failure of a product (a host's sgemm) */
 } conv_job;
 
@@ -331,15 +332,15 @@ static void backward_part(void *arg, int part, int nparts)
         failed(j, GEMM(cx, VAE_NO_TRANS, VAE_TRANS, rows, kkc, ly->ch, 1.0f, g, ly->ch, W, ly->ch,
                        0.0f, col, kkc));
         vaei_col2im(col, cnt, geo, dx);
-        return;
-    }
-    /* deconv: dW = X^T col(dY); dX = col(dY) W^T */
-    vaei_im2col(g, ly->out, cnt, geo, col);
-    failed(j, GEMM(cx, VAE_TRANS, VAE_NO_TRANS, ly->ch, kkc, rows, 1.0f, x, ly->ch, col, kkc,
-                   0.0f, dW, kkc));
-    if (dx)
+    } else { /* deconv: dW = X^T col(dY); dX = col(dY) W^T */
+        vaei_im2col(g, ly->out, cnt, geo, col);
+        failed(j, GEMM(cx, VAE_TRANS, VAE_NO_TRANS, ly->ch, kkc, rows, 1.0f, x, ly->ch, col, kkc,
+                       0.0f, dW, kkc));
+        if (!dx) return;
         failed(j, GEMM(cx, VAE_NO_TRANS, VAE_TRANS, rows, ly->ch, kkc, 1.0f, col, kkc, W, kkc,
                        0.0f, dx, ly->ch));
+    }
+    if (j->in_act >= 0) vaei_act_backward(dx, x, cnt * j->width, j->in_act, cx->leaky_slope);
 }
 
 /* The chunks of j on the pool's threads when the products may run there;
@@ -364,7 +365,7 @@ vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, co
                               size_t ldx, const float *cond, size_t ldc, size_t n, float *y)
 {
     if (ly->kind != VAEI_DENSE) {
-        conv_job j = {cx, ly, x, NULL, ldx, n, 0, y, 0, VAE_OK};
+        conv_job j = {cx, ly, x, NULL, ldx, n, 0, y, 0, -1, VAE_OK};
         size_t nc;
         return n ? run_chunks(&j, forward_part, &nc) : VAE_OK;
     }
@@ -381,12 +382,12 @@ vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, co
 
 vae_status vaei_layer_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
                                size_t ldx, const float *cond, size_t ldc, size_t n,
-                               const float *g, float *dx, size_t width)
+                               const float *g, float *dx, size_t width, int in_act)
 {
     float *dW = cx->grads + ly->w;
     const float *W = cx->params + ly->w;
     if (ly->kind != VAEI_DENSE) {
-        conv_job j = {cx, ly, x, g, ldx, n, 0, dx, width, VAE_OK};
+        conv_job j = {cx, ly, x, g, ldx, n, 0, dx, width, in_act, VAE_OK};
         if (n == 0) return VAE_OK;
         size_t nc;
         VAEI_TRY(run_chunks(&j, backward_part, &nc));
@@ -406,8 +407,9 @@ vae_status vaei_layer_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, c
     if (ly->cond)
         VAEI_TRY(GEMM(cx, VAE_TRANS, VAE_NO_TRANS, ly->cond, ly->out, n, 1.0f, cond, ldc, g,
                       ly->out, 0.0f, dW + ly->in * ly->out, ly->out));
-    if (dx)
-        VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_TRANS, n, width, ly->out, 1.0f, g, ly->out, W,
-                      ly->out, 0.0f, dx, width));
+    if (!dx) return VAE_OK;
+    VAEI_TRY(GEMM(cx, VAE_NO_TRANS, VAE_TRANS, n, width, ly->out, 1.0f, g, ly->out, W, ly->out,
+                  0.0f, dx, width));
+    if (in_act >= 0) vaei_act_backward(dx, x, n * width, in_act, cx->leaky_slope);
     return VAE_OK;
 }

@@ -67,9 +67,11 @@ vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, co
 
 /* From g = d/d(pre-activation output) [n x out]: the layer's parameter
  * gradients, and when dx is not NULL the gradient of the first `width`
- * input columns into dx [n x width]. */
+ * input columns into dx [n x width]. When x is the output of an activation
+ * in_act (-1: none; then ldx == width), dx is the gradient before it:
+ * d/dx times act'(x). */
 vae_status vaei_layer_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
                                size_t ldx, const float *cond, size_t ldc, size_t n,
-                               const float *g, float *dx, size_t width);
+                               const float *g, float *dx, size_t width, int in_act);
 
 #endif /* VAEI_LAYERS_H */

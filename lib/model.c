@@ -394,10 +394,8 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
         const size_t ldx = l ? ly[l - 1].out : ldin;
         const size_t width = l ? ly[l].in : keep;
         VAEI_TRY(vaei_layer_backward(&cx, &ly[l], x, ldx, in + cond_at, ldin, n, *g,
-                                     width ? *spare : NULL, width));
+                                     width ? *spare : NULL, width, l ? ly[l - 1].act : -1));
         if (width == 0) continue;
-        if (l && ly[l - 1].act >= 0)
-            vaei_act_backward(*spare, h[l - 1], n * width, ly[l - 1].act, cx.leaky_slope);
         float *t = *g;
         *g = *spare;
         *spare = t;
