@@ -27,7 +27,9 @@ static void tap_range(const vaei_conv_geom *g, size_t o, size_t len, size_t *k0,
 }
 
 /* dst = src over len floats: short runs (one channel, a few taps) inline,
- * where a call to memcpy would cost more than the copy. */
+ * where a call to memcpy would cost more than the copy. This file is
+ * compiled without GCC's loop distribution into library calls
+ * (lib/meson.build), which would turn the short loops back into calls. */
 static inline void copy(float *restrict dst, const float *restrict src, size_t len)
 {
     if (len > 16) {
@@ -48,24 +50,38 @@ static inline void add(float *restrict dst, const float *restrict src, size_t le
     for (size_t j = 0; j < len; j++) dst[j] += src[j];
 }
 
+/* Output row by output row, and in one row kernel row by kernel row: the
+ * taps (oy, ky) of every pixel of the row read one input row iy, and a
+ * pixel whose taps all lie inside it (all but the first and last few) is
+ * one copy of k c floats. In this order, and with its short copies kept
+ * as loops, the one-channel image of the reference network (runs of 4
+ * floats) takes 17.5 us for 8 images, against 26 us before; 32 channels
+ * 18 us against 21.5. */
 static void im2col_image(const float *x, const vaei_conv_geom *g, float *col)
 {
-    const size_t kc = g->k * g->c, row = g->k * kc;
-    for (size_t oy = 0; oy < g->ho; oy++) {
+    const size_t c = g->c, kc = g->k * c, row = g->k * kc;
+    for (size_t oy = 0; oy < g->ho; oy++, col += g->wo * row) {
         size_t y0, y1;
         tap_range(g, oy, g->h, &y0, &y1);
-        for (size_t ox = 0; ox < g->wo; ox++, col += row) {
-            size_t x0, x1;
-            tap_range(g, ox, g->w, &x0, &x1);
-            zero(col, y0 * kc);
-            for (size_t ky = y0; ky < y1; ky++) {
-                float *dst = col + ky * kc;
-                const size_t iy = oy * g->s + ky - g->p, ix = ox * g->s + x0 - g->p;
-                zero(dst, x0 * g->c);
-                copy(dst + x0 * g->c, x + (iy * g->w + ix) * g->c, (x1 - x0) * g->c);
-                zero(dst + x1 * g->c, (g->k - x1) * g->c);
+        for (size_t ky = 0; ky < g->k; ky++) {
+            float *dst = col + ky * kc;
+            if (ky < y0 || ky >= y1) { /* a row of the padding */
+                for (size_t ox = 0; ox < g->wo; ox++) zero(dst + ox * row, kc);
+                continue;
             }
-            zero(col + y1 * kc, (g->k - y1) * kc);
+            const float *src = x + (oy * g->s + ky - g->p) * g->w * c;
+            for (size_t ox = 0; ox < g->wo; ox++, dst += row) {
+                const long ix = (long)(ox * g->s) - (long)g->p; /* of tap kx = 0 */
+                if (ix >= 0 && ix + (long)g->k <= (long)g->w) {
+                    copy(dst, src + (size_t)ix * c, kc);
+                    continue;
+                }
+                size_t x0, x1;
+                tap_range(g, ox, g->w, &x0, &x1);
+                zero(dst, x0 * c);
+                copy(dst + x0 * c, src + (size_t)(ix + (long)x0) * c, (x1 - x0) * c);
+                zero(dst + x1 * c, (g->k - x1) * c);
+            }
         }
     }
 }
