@@ -25,14 +25,13 @@ for t in kernels elementwise; do
     $CC $flags -o "$out/test_$t" "tests/test_$t.c" $lib -lm -static
 done
 # The convolutional layers' gradients on every level, NEON included: the whole
-# library (lib_sources as lib/meson.build lists them, im2col.c and the NEON
-# kernels, which it builds as libraries of their own), with
-# tests/cross/zlib.h (a CRC-32, no inflate) for zlib.
+# library (lib_sources as lib/meson.build lists them, and the NEON kernels),
+# with tests/cross/zlib.h (a CRC-32, no inflate) for zlib.
 all=$(sed -n "/^lib_sources = files(/,/)/p" lib/meson.build | grep -o "'[^']*\.c'" | tr -d "'" |
     sed 's|^|lib/|')
 # shellcheck disable=SC2086
-$CC $flags -o "$out/test_conv" tests/test_conv.c $all lib/kernels/im2col.c \
-    lib/kernels/sgemm_neon.c lib/kernels/elementwise_neon.c -lm -static
+$CC $flags -o "$out/test_conv" tests/test_conv.c $all lib/kernels/sgemm_neon.c \
+    lib/kernels/elementwise_neon.c -lm -static
 for t in kernels elementwise; do
     echo "== test_$t (aarch64, qemu)"
     $QEMU "$out/test_$t"
