@@ -43,7 +43,7 @@ typedef struct vaei_layer {
 typedef struct vaei_layer_ctx {
     const float *params; /* the flat parameter buffer */
     float *grads;        /* its gradient (backward) */
-    float *col;          /* the workspace's column matrix */
+    float *partials;     /* the workspace's partial sums of [dW | db] (lib/layers.c) */
     int precision;       /* a vae_precision */
     float leaky_slope;   /* of VAE_ACTIVATION_LEAKY_RELU */
 } vaei_layer_ctx;
@@ -56,6 +56,10 @@ vae_status vaei_layers_plan(const struct vae_config *c, int side, vaei_layer *ly
  * images, one row per pixel and one column per channel. */
 size_t vaei_layer_rows(const vaei_layer *ly);
 
+/* Floats of partial sums a layer's backward pass over n images needs in
+ * the workspace (0 for a dense layer). */
+size_t vaei_layer_partials(const vaei_layer *ly, size_t n);
+
 /* y = act(layer(x)) over n images; x rows have stride ldx; cond (stride
  * ldc) supplies the conditioning columns of a dense layer with cond > 0. */
 vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
@@ -63,9 +67,11 @@ vae_status vaei_layer_forward(const vaei_layer_ctx *cx, const vaei_layer *ly, co
 
 /* From g = d/d(pre-activation output) [n x out]: the layer's parameter
  * gradients, and when dx is not NULL the gradient of the first `width`
- * input columns into dx [n x width]. */
+ * input columns into dx [n x width]. When x is the output of an activation
+ * in_act (-1: none; then ldx == width), dx is the gradient before it:
+ * d/dx times act'(x). */
 vae_status vaei_layer_backward(const vaei_layer_ctx *cx, const vaei_layer *ly, const float *x,
                                size_t ldx, const float *cond, size_t ldc, size_t n,
-                               const float *g, float *dx, size_t width);
+                               const float *g, float *dx, size_t width, int in_act);
 
 #endif /* VAEI_LAYERS_H */

@@ -43,8 +43,6 @@ static void add_layer(vae_model *m, vaei_layer *ly, const char *side, const char
     ly->np = rows * cols + bias;
     if (ly->out > m->widest) m->widest = ly->out;
     if (ly->in > m->widest) m->widest = ly->in;
-    const size_t col = vaei_layer_rows(ly) * (ly->kind == VAEI_DENSE ? 0 : kk * g->c);
-    if (col > m->col_width) m->col_width = col;
 }
 
 static void add_dense(vae_model *m, vaei_layer *ly, const char *side, const char *tag,
@@ -290,12 +288,21 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     vaei_workspace *ws = &m->ws;
     if (n <= ws->cap) return VAE_OK;
     /* Floats per row of every buffer, then one allocation carved in order. */
-    size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest + m->col_width;
+    size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest;
     for (size_t l = 0; l < m->n_enc; l++) per_row += m->enc[l].out;
     for (size_t l = 0; l < m->n_dec; l++) per_row += m->dec[l].out;
     VAEI_CHECK(n <= (SIZE_MAX / sizeof(float) - 2 * m->L) / per_row, VAE_ERR_LIMIT,
                "batch of %zu rows is too large", n);
-    float *mem = malloc((n * per_row + 2 * m->L) * sizeof(float));
+    /* The conv layers' partial sums, for the layer that needs most. */
+    size_t partials = 0;
+    for (size_t l = 0; l < m->n_enc + m->n_dec; l++) {
+        const vaei_layer *ly = l < m->n_enc ? &m->enc[l] : &m->dec[l - m->n_enc];
+        const size_t p = vaei_layer_partials(ly, n);
+        if (p > partials) partials = p;
+    }
+    VAEI_CHECK(partials <= (SIZE_MAX / sizeof(float) - 2 * m->L) - n * per_row, VAE_ERR_LIMIT,
+               "batch of %zu rows is too large", n);
+    float *mem = malloc((n * per_row + 2 * m->L + partials) * sizeof(float));
     VAEI_CHECK(mem != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory for a batch of %zu rows", n);
     free(ws->mem);
     ws->mem = mem;
@@ -312,8 +319,8 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     for (size_t l = 0; l < m->n_dec; l++) CARVE(ws->dec[l], m->dec[l].out);
     CARVE(ws->g0, m->widest);
     CARVE(ws->g1, m->widest);
-    CARVE(ws->col, m->col_width);
 #undef CARVE
+    ws->partials = p;
     return VAE_OK;
 }
 
@@ -324,8 +331,8 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
 /* What the layers' passes take from the model (lib/layers.c). */
 static vaei_layer_ctx layer_ctx(const vae_model *m)
 {
-    const vaei_layer_ctx cx = {m->params, m->grads, m->ws.col, (int)VAEI_CFG(m, S_PRECISION),
-                               (float)VAEI_CFG(m, S_LEAKY_SLOPE)};
+    const vaei_layer_ctx cx = {m->params, m->grads, m->ws.partials,
+                               (int)VAEI_CFG(m, S_PRECISION), (float)VAEI_CFG(m, S_LEAKY_SLOPE)};
     return cx;
 }
 
@@ -387,10 +394,8 @@ static vae_status side_backward(vae_model *m, const vaei_layer *ly, size_t nl, f
         const size_t ldx = l ? ly[l - 1].out : ldin;
         const size_t width = l ? ly[l].in : keep;
         VAEI_TRY(vaei_layer_backward(&cx, &ly[l], x, ldx, in + cond_at, ldin, n, *g,
-                                     width ? *spare : NULL, width));
+                                     width ? *spare : NULL, width, l ? ly[l - 1].act : -1));
         if (width == 0) continue;
-        if (l && ly[l - 1].act >= 0)
-            vaei_act_backward(*spare, h[l - 1], n * width, ly[l - 1].act, cx.leaky_slope);
         float *t = *g;
         *g = *spare;
         *spare = t;

@@ -37,7 +37,7 @@ typedef struct vaei_workspace {
     float *z;                            /* [cap x (L+C)] decoder input [z | c] */
     float *dec[VAEI_MAX_LAYERS + 1];     /* post-activation; the last is the output [cap x D] */
     float *g0, *g1;                      /* [cap x widest] gradient ping-pong */
-    float *col;                          /* [cap x col_width] im2col matrix */
+    float *partials;                     /* the conv layers' partial sums (vaei_layer_partials) */
     double *kl_dim;                      /* [L] batch KL per latent dimension */
 } vaei_workspace;
 
@@ -48,7 +48,6 @@ struct vae_model {
     vaei_layer enc[VAEI_MAX_LAYERS + 1], dec[VAEI_MAX_LAYERS + 1];
     size_t px_logvar;   /* offset of the learned per-dimension Gaussian log-variance */
     size_t widest;      /* widest activation, for the gradient buffers */
-    size_t col_width;   /* column-matrix floats per image of the largest conv */
     size_t n_params;
     float *params, *grads;
     size_t n_tensors;

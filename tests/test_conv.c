@@ -23,6 +23,7 @@
 #include "model.h"
 #include "objective.h"
 #include "reference.h"
+#include "levels.h"
 #include "rng.h"
 
 enum { N = 3, MAXW = 512 };
@@ -235,6 +236,67 @@ static void test_conv_gradient_odd_shapes(void **state)
     for (size_t i = 0; i < sizeof archs / sizeof *archs; i++) check(&archs[i]);
 }
 
+/* Two Adam steps of a small version of the reference network on 37 images
+ * at `threads` threads and a precision; the parameters after them (caller
+ * frees). 37 images: the conv layers' passes run in 12 chunks of 3 and a
+ * last one of 1 (lib/layers.c), whose partial sums of dW and db make the
+ * order of those sums. */
+static float *two_steps(int threads, int precision, size_t *np)
+{
+    enum { IMAGES = 37 };
+    const arch a = {"conv:8:4:2:1,relu,conv:16:4:2:1,relu",
+                    "dense:784,relu,reshape:16:7:7,deconv:8:4:2:1,relu,deconv:1:4:2:1", 1, 28,
+                    28, 2, 0, VAE_LIKELIHOOD_BERNOULLI};
+    assert_int_equal(vae_set_threads(threads), VAE_OK);
+    vae_model *m = make(&a);
+    if (vae_model_set(m, VAE_PARAM_PRECISION, precision) != VAE_OK) {
+        vae_model_free(m);
+        return NULL;
+    }
+    vae_optimizer *opt;
+    assert_int_equal(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM), VAE_OK);
+    static float x[IMAGES * 784];
+    for (size_t i = 0; i < IMAGES * 784; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+    vae_loss loss;
+    for (int s = 0; s < 2; s++)
+        assert_int_equal(vae_model_train_step(m, opt, x, NULL, IMAGES, &loss), VAE_OK);
+    *np = vae_model_param_count(m);
+    float *p = malloc(*np * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, vae_model_params(m), *np * sizeof *p);
+    vae_optimizer_free(opt);
+    vae_model_free(m);
+    return p;
+}
+
+/* At libvae's own levels (and in bfloat16, where the CPU has it) a conv
+ * network trains to the same bits at 1, 2 and 3 threads. */
+static void test_conv_any_thread_count(void **state)
+{
+    (void)state;
+    const int before = vae_get_threads();
+    for (size_t b = 0; b < vae_backend_count(); b++) {
+        const char *name = vae_backend_name(b);
+        if (!level_is_ours(name)) continue;
+        assert_int_equal(vae_backend_select(name), VAE_OK);
+        for (int precision = VAE_PRECISION_FP32; precision <= VAE_PRECISION_BF16; precision++) {
+            size_t n1, n;
+            float *one = two_steps(1, precision, &n1);
+            if (!one) continue; /* no bfloat16 here */
+            for (int t = 2; t <= 3; t++) {
+                float *p = two_steps(t, precision, &n);
+                assert_int_equal(n, n1);
+                if (memcmp(p, one, n * sizeof *p) != 0)
+                    fail_msg("%s, precision %d: %d threads differ from 1", name, precision, t);
+                free(p);
+            }
+            free(one);
+        }
+    }
+    assert_int_equal(vae_backend_select("auto"), VAE_OK);
+    assert_int_equal(vae_set_threads(before), VAE_OK);
+}
+
 /* The reference network of docs/variants.md: 88,645 parameters at L = 2,
  * the specs survive a checkpoint, and a 1.0 reader is told it is newer. */
 static void test_conv_reference_network(void **state)
@@ -309,6 +371,7 @@ int main(void)
     (void)ref_decode;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_gradient_odd_shapes),
+        cmocka_unit_test(test_conv_any_thread_count),
         cmocka_unit_test(test_conv_reference_network),
         cmocka_unit_test(test_conv_refused_specs),
     };

@@ -19,6 +19,7 @@
 
 #include "../error.h"
 #include "kernels.h"
+#include "threadpool.h"
 
 /* In order of preference, which breaks near-ties in calibrate(): libvae's
  * own levels first, whose results do not depend on the thread count nor a
@@ -319,7 +320,7 @@ vae_status vae_set_threads(int n)
 
 int vaei_threads(void)
 {
-    return calibrating ? 1 : vae_get_threads();
+    return calibrating || vaei_in_part() ? 1 : vae_get_threads();
 }
 
 int vae_get_threads(void)
@@ -348,6 +349,12 @@ vae_status vaei_gemm(vae_transpose ta, vae_transpose tb, size_t m, size_t n, siz
     }
     kern->sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return VAE_OK;
+}
+
+int vaei_gemm_in_parts(void)
+{
+    return !__atomic_load_n(&custom_on, __ATOMIC_ACQUIRE) &&
+           vaei_kernels_active() != vaei_blas_kernels();
 }
 
 /* ---- bfloat16 products ----------------------------------------------------- */

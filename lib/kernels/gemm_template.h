@@ -57,11 +57,12 @@
 #define MIN_FMA_PER_THREAD (1u << 18) /* below this a thread is not worth waking */
 
 /* The per-thread scratch slots (vaei_scratch): the packed A and B of a
- * thread's own blocks, the operand packed once for all threads, and the
- * skinny kernels' transposed op(B). */
-enum { SCRATCH_A, SCRATCH_B, SCRATCH_SHARED, SCRATCH_SKINNY_B };
-_Static_assert((int)SCRATCH_SHARED == (int)VAEI_SCRATCH_POOLED,
-               "the packing buffers are the pooled slots");
+ * thread's own blocks, the skinny kernels' transposed op(B) (pooled too: a
+ * part of a conv layer's job may run a skinny product on any thread), and
+ * the operand packed once for all threads. */
+enum { SCRATCH_A, SCRATCH_B, SCRATCH_SKINNY_B, SCRATCH_SHARED = VAEI_SCRATCH_POOLED };
+_Static_assert((int)SCRATCH_SKINNY_B < (int)VAEI_SCRATCH_COLUMNS,
+               "the packing buffers are pooled slots of their own");
 
 #define INLINE static inline __attribute__((always_inline))
 

@@ -71,6 +71,12 @@ vae_status vaei_gemm(vae_transpose ta, vae_transpose tb, size_t m, size_t n, siz
                      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                      float beta, float *c, size_t ldc);
 
+/* Whether products may run inside the parts of a vaei_parallel job, one
+ * on each thread at a time: at libvae's own levels, not with the BLAS (it
+ * runs threads of its own) nor with the host's sgemm (it need not be
+ * re-entrant). */
+int vaei_gemm_in_parts(void);
+
 /* The bfloat16 product: operands rounded to bfloat16 (nearest even) as
  * they are packed, products summed in float32, by vdpbf16ps
  * (sgemm_avx512bf16.c, path "avx512bf16") or by AMX tiles, tdpbf16ps

@@ -71,6 +71,14 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Set while this thread runs a part of a job (vaei_in_part). */
+static _Thread_local int in_part;
+
+int vaei_in_part(void)
+{
+    return in_part;
+}
+
 /* Take parts of job `gen` until none is left. */
 static void run_parts(uint32_t gen, vaei_task_fn fn, void *ctx, int nparts)
 {
@@ -80,7 +88,9 @@ static void run_parts(uint32_t gen, vaei_task_fn fn, void *ctx, int nparts)
         if (!__atomic_compare_exchange_n(&ticket, &t, t + 1, 0, __ATOMIC_ACQ_REL,
                                          __ATOMIC_ACQUIRE))
             continue;
+        in_part = 1;
         fn(ctx, (int)(t & 0xffffffffu), nparts);
+        in_part = 0;
         t = __atomic_load_n(&ticket, __ATOMIC_ACQUIRE);
         if (__atomic_sub_fetch(&pending, 1, __ATOMIC_ACQ_REL) == 0) {
             pthread_mutex_lock(&mu);
@@ -96,7 +106,7 @@ static void run_parts(uint32_t gen, vaei_task_fn fn, void *ctx, int nparts)
  * that a worker never allocates: which worker runs which part changes from
  * job to job, and one that had not run a part before would otherwise
  * allocate in some later step. */
-enum { SLOTS = 4 };
+enum { SLOTS = VAEI_SCRATCH_POOLED + 1 };
 typedef struct {
     void *p[SLOTS];
     size_t size[SLOTS];
@@ -143,7 +153,7 @@ void *vaei_scratch(int slot, size_t bytes)
             return NULL;
         }
     }
-    if (slot < VAEI_SCRATCH_POOLED) {
+    if (slot < VAEI_SCRATCH_POOLED && in_part) { /* a worker only ever asks in a part */
         size_t seen = __atomic_load_n(&pooled_size[slot], __ATOMIC_RELAXED);
         while (seen < bytes && !__atomic_compare_exchange_n(&pooled_size[slot], &seen, bytes, 0,
                                                             __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
