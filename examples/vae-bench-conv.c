@@ -7,11 +7,13 @@
  * the 1.24 TFLOP an epoch takes.
  *
  *   vae-bench-conv [--threads N] [--backend NAME] [--steps N] [--repeat N] [--latent N]
+ *                  [--precision fp32|bf16]
  *
  * SPDX-License-Identifier: MIT
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <vae/vae.h>
@@ -33,6 +35,7 @@ int main(int argc, char **argv)
     int threads = 2;
     size_t steps = 20, repeat = 5, latent = 2;
     const char *backend = "auto";
+    int precision = VAE_PRECISION_FP32;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = cli_value(argc, argv, &i, "--threads"))) threads = cli_int("--threads", v, 1, 256);
@@ -40,6 +43,11 @@ int main(int argc, char **argv)
         else if ((v = cli_value(argc, argv, &i, "--repeat"))) repeat = cli_size("--repeat", v, 1, 1000);
         else if ((v = cli_value(argc, argv, &i, "--latent"))) latent = cli_size("--latent", v, 1, 4096);
         else if ((v = cli_value(argc, argv, &i, "--backend"))) backend = v;
+        else if ((v = cli_value(argc, argv, &i, "--precision"))) {
+            if (strcmp(v, "fp32") == 0) precision = VAE_PRECISION_FP32;
+            else if (strcmp(v, "bf16") == 0) precision = VAE_PRECISION_BF16;
+            else die("--precision: '%s' is not fp32 or bf16", v);
+        }
         else die("unknown argument '%s'", argv[i]);
     }
     cli_check(vae_backend_select(backend), "--backend");
@@ -55,6 +63,7 @@ int main(int argc, char **argv)
                                     "deconv:32:4:2:1,relu,deconv:1:4:2:1"), "decoder");
     cli_check(vae_model_create(&m, cfg), "model");
     vae_config_free(cfg);
+    cli_check(vae_model_set(m, VAE_PARAM_PRECISION, precision), "--precision");
     cli_check(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM), "optimizer");
     float *x = malloc(BATCH * D * sizeof *x);
     if (!x) die("out of memory");
@@ -70,9 +79,10 @@ int main(int argc, char **argv)
         if (t < best) best = t, best_cpu = c;
     }
     const double per_epoch = best / (double)steps * ((IMAGES + BATCH - 1) / BATCH);
-    printf("backend %s, %d threads, latent %zu: %.2f s per epoch of %d images "
+    printf("backend %s, %s, %d threads, latent %zu: %.2f s per epoch of %d images "
            "(best of %zu x %zu steps; CPU %.2f s per epoch), %.0f GFLOP/s of 1.24 TFLOP\n",
-           vae_backend_active(), vae_get_threads(), latent, per_epoch, IMAGES, repeat, steps,
+           vae_backend_active(), precision == VAE_PRECISION_BF16 ? "bf16" : "fp32",
+           vae_get_threads(), latent, per_epoch, IMAGES, repeat, steps,
            best_cpu / (double)steps * ((IMAGES + BATCH - 1) / BATCH), 1240.0 / per_epoch);
     free(x);
     vae_optimizer_free(opt);
