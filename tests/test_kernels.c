@@ -26,6 +26,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syscall() */
+#endif
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +36,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <cmocka.h>
 
@@ -579,15 +586,32 @@ static void test_bf16_subnormals(void **state)
     }
 }
 
+/* Whether Linux has given this process the AMX tile data (1, 0; -1: the
+ * kernel cannot say). */
+static int holds_tile_permission(void)
+{
+#if defined(__linux__) && defined(__x86_64__)
+    enum { ARCH_GET_XCOMP_PERM = 0x1022, XFEATURE_XTILEDATA = 18 };
+    uint64_t mask = 0;
+    if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &mask) != 0) return -1;
+    return (int)((mask >> XFEATURE_XTILEDATA) & 1);
+#else
+    return -1;
+#endif
+}
+
 /* Run by meson with VAE_BF16 set: the path named there is the one in force
  * from the start; a path this CPU cannot run leaves the best one (and the
- * test says so). */
+ * test says so). Forced to vdpbf16ps, the library must not have asked for
+ * the process-wide AMX permission (vae.h); on AMX it holds it. */
 static void test_bf16_forced_by_environment(void **state)
 {
     (void)state;
     const char *want = getenv("VAE_BF16");
     if (!want || !*want) skip();
     const char *path = vaei_bf16_path();
+    const int perm = holds_tile_permission();
+    if (path && perm >= 0) assert_int_equal(perm, strcmp(path, "amx") == 0);
     if (vaei_bf16_select(want) != VAE_OK) {
         print_message("VAE_BF16=%s: not usable here (path %s), skipped\n", want, path ? path : "none");
         skip();

@@ -215,13 +215,22 @@ typedef enum vae_precision {
     /** float32 throughout (the default). */
     VAE_PRECISION_FP32 = 0,
     /** The operands of the large products rounded to bfloat16 (8-bit
-     *  significand, nearest even), products summed in float32 by the
-     *  AVX512_BF16 instruction vdpbf16ps: about half the time of FP32 on
-     *  Zen 4/5. Results agree with FP32 to about 2^-8 relatively per term;
-     *  they are reproducible bit for bit, at any thread count. These
-     *  products run on libvae's AVX-512 BF16 kernel whatever the backend
+     *  significand, nearest even), products summed in float32: on AMX
+     *  tiles (tdpbf16ps) where the CPU and the kernel allow them, else by
+     *  the AVX512_BF16 instruction vdpbf16ps; VAE_BF16=amx|avx512bf16 in
+     *  the environment picks one. About half the time of FP32 on Zen 4/5
+     *  and on AMX CPUs. Results agree with FP32 to about 2^-8 relatively
+     *  per term; on one path they are reproducible bit for bit, at any
+     *  thread count (the two paths differ in the order of the sums). These
+     *  products run on libvae's own bf16 kernels whatever the backend
      *  (vae_backend_select) does the float32 ones; a host sgemm
-     *  (vae_set_sgemm) takes precedence and computes in float32. */
+     *  (vae_set_sgemm) takes precedence and computes in float32. On Linux
+     *  the first setting of BF16 on an AMX CPU asks the kernel for the
+     *  tile data, once, for the whole process (arch_prctl
+     *  ARCH_REQ_XCOMP_PERM): every thread's signal frames then grow by
+     *  its 8 KiB, and the request fails, leaving vdpbf16ps, if a thread's
+     *  alternate signal stack is too small for that. A program that must
+     *  keep small signal stacks sets VAE_BF16=avx512bf16. */
     VAE_PRECISION_BF16 = 1
 } vae_precision;
 

@@ -381,10 +381,21 @@ static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
 static const bf16_path *bf16_usable[sizeof bf16_paths / sizeof bf16_paths[0]];
 static const bf16_path *bf16_active; /* NULL: none */
 
+/* Whether a path the CPU has may run: AMX also needs Linux's permission,
+ * asked only here, when AMX is to be chosen, since the permission is the
+ * whole process's and grows every thread's signal frames (vae.h); so
+ * VAE_BF16=avx512bf16 never asks it. */
+static int bf16_runs(const bf16_path *p)
+{
+    return strcmp(p->name, "amx") != 0 || vaei_amx_permitted();
+}
+
+/* The first usable path that `name` names ("auto": any) and that runs. */
 static const bf16_path *bf16_named(const char *name)
 {
+    const int any = strcmp(name, "auto") == 0;
     for (size_t i = 0; bf16_usable[i]; i++)
-        if (strcmp(name, "auto") == 0 || strcmp(bf16_usable[i]->name, name) == 0)
+        if ((any || strcmp(bf16_usable[i]->name, name) == 0) && bf16_runs(bf16_usable[i]))
             return bf16_usable[i];
     return NULL;
 }
@@ -394,20 +405,22 @@ static void bf16_init(void)
     const unsigned cpu = vaei_cpu_features(), need = VAEI_CPU_AVX512 | VAEI_CPU_AVX512_BF16;
     size_t n = 0;
     for (size_t i = 0; bf16_paths[i].name; i++) {
-        const int amx = strcmp(bf16_paths[i].name, "amx") == 0;
-        if ((cpu & need) == need && (!amx || vaei_amx_permitted())) bf16_usable[n++] = &bf16_paths[i];
+        const unsigned also = strcmp(bf16_paths[i].name, "amx") == 0 ? VAEI_CPU_AMX_BF16 : 0;
+        if ((cpu & (need | also)) == (need | also)) bf16_usable[n++] = &bf16_paths[i];
     }
-    const bf16_path *p = bf16_usable[0];
     const char *env = getenv("VAE_BF16");
+    const bf16_path *p = NULL;
     if (env && *env && strcmp(env, "auto") != 0) {
-        const bf16_path *want = bf16_named(env);
-        if (want) {
-            p = want;
+        p = bf16_named(env);
+        if (p) {
             vaei_log(VAE_LOG_INFO, "bfloat16 products on %s, forced by VAE_BF16", p->name);
         } else {
+            p = bf16_named("auto");
             vaei_log(VAE_LOG_WARN, "VAE_BF16=%s is not available here; bfloat16 products on %s",
                      env, p ? p->name : "none");
         }
+    } else {
+        p = bf16_named("auto");
     }
     __atomic_store_n(&bf16_active, p, __ATOMIC_RELEASE);
 }
