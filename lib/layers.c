@@ -246,11 +246,17 @@ static size_t chunks(const vaei_layer *ly, size_t n)
     return (n + c - 1) / c;
 }
 
+/* The partial sums for any batch of at most n images, since the workspace
+ * reserved for n serves the smaller ones as well. chunks() is not monotonic
+ * in n: up to MIN_CHUNKS x fit images it is at most min(n, MIN_CHUNKS)
+ * (17 images: 9 chunks of 2; 16: 16 of 1); beyond, ceil(n / fit), which
+ * grows with n. The larger of the two bounds every smaller batch. */
 size_t vaei_layer_partials(const vaei_layer *ly, size_t n)
 {
     if (ly->kind == VAEI_DENSE || n == 0) return 0;
-    const size_t c = chunks(ly, n) - 1; /* SIZE_MAX: more floats than memory holds */
-    return c && ly->np > SIZE_MAX / sizeof(float) / c ? SIZE_MAX : c * ly->np;
+    const size_t few = n < MIN_CHUNKS ? n : MIN_CHUNKS, most = chunks(ly, n);
+    const size_t c = (most > few ? most : few) - 1;
+    return c && ly->np > SIZE_MAX / sizeof(float) / c ? SIZE_MAX : c * ly->np; /* SIZE_MAX: too many */
 }
 
 typedef struct {
