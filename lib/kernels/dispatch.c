@@ -51,7 +51,7 @@ static vaei_kernels blas_level; /* the BLAS GEMM with the best element-wise tabl
 
 /* The BLAS level in levels[] (the copy with the SIMD element-wise table),
  * or NULL when the build has none. */
-static const vaei_kernels *vaei_blas_kernels(void)
+static const vaei_kernels *blas_kernels(void)
 {
 #ifdef VAE_HAVE_BLAS
     return &blas_level;
@@ -197,7 +197,7 @@ static const vaei_kernels *calibrate(void)
     }
     int single = 1;
     for (size_t i = 0; i < n; i++)
-        if (k[i] == vaei_blas_kernels() && !k[i]->set_threads) single = 0;
+        if (k[i] == blas_kernels() && !k[i]->set_threads) single = 0;
     const int nt = single ? 1 : __atomic_load_n(&threads, __ATOMIC_RELAXED);
     double (*clock_fn)(void) = single ? thread_seconds : seconds_now;
     double best[NCANDIDATES];
@@ -354,7 +354,7 @@ vae_status vaei_gemm(vae_transpose ta, vae_transpose tb, size_t m, size_t n, siz
 int vaei_gemm_in_parts(void)
 {
     return !__atomic_load_n(&custom_on, __ATOMIC_ACQUIRE) &&
-           vaei_kernels_active() != vaei_blas_kernels();
+           vaei_kernels_active() != blas_kernels();
 }
 
 /* ---- bfloat16 products ----------------------------------------------------- */
@@ -365,16 +365,19 @@ int vaei_gemm_in_parts(void)
 typedef struct {
     const char *name;
     vaei_sgemm_kernel fn;
+    unsigned cpu; /* the CPU features it needs (VAEI_CPU_*) */
 } bf16_path;
+
+enum { BF16_CPU = VAEI_CPU_AVX512 | VAEI_CPU_AVX512_BF16 };
 
 static const bf16_path bf16_paths[] = {
 #ifdef VAE_HAVE_AMX
-    {"amx", vaei_sgemm_amx},
+    {"amx", vaei_sgemm_amx, BF16_CPU | VAEI_CPU_AMX_BF16},
 #endif
 #ifdef VAE_HAVE_AVX512BF16
-    {"avx512bf16", vaei_sgemm_avx512bf16},
+    {"avx512bf16", vaei_sgemm_avx512bf16, BF16_CPU},
 #endif
-    {NULL, NULL},
+    {NULL, NULL, 0},
 };
 
 static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
@@ -387,7 +390,7 @@ static const bf16_path *bf16_active; /* NULL: none */
  * VAE_BF16=avx512bf16 never asks it. */
 static int bf16_runs(const bf16_path *p)
 {
-    return strcmp(p->name, "amx") != 0 || vaei_amx_permitted();
+    return !(p->cpu & VAEI_CPU_AMX_BF16) || vaei_amx_permitted();
 }
 
 /* The first usable path that `name` names ("auto": any) and that runs. */
@@ -402,12 +405,10 @@ static const bf16_path *bf16_named(const char *name)
 
 static void bf16_init(void)
 {
-    const unsigned cpu = vaei_cpu_features(), need = VAEI_CPU_AVX512 | VAEI_CPU_AVX512_BF16;
+    const unsigned cpu = vaei_cpu_features();
     size_t n = 0;
-    for (size_t i = 0; bf16_paths[i].name; i++) {
-        const unsigned also = strcmp(bf16_paths[i].name, "amx") == 0 ? VAEI_CPU_AMX_BF16 : 0;
-        if ((cpu & (need | also)) == (need | also)) bf16_usable[n++] = &bf16_paths[i];
-    }
+    for (size_t i = 0; bf16_paths[i].name; i++)
+        if ((cpu & bf16_paths[i].cpu) == bf16_paths[i].cpu) bf16_usable[n++] = &bf16_paths[i];
     const char *env = getenv("VAE_BF16");
     const bf16_path *p = NULL;
     if (env && *env && strcmp(env, "auto") != 0) {
