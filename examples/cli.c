@@ -144,6 +144,18 @@ size_t cli_size_list(const char *flag, const char *text, size_t *out, size_t cap
     }
 }
 
+int cli_pick(const char *flag, const char *text, const char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(text, names[i])) return i;
+    char list[256] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(list, names[i], sizeof list - strlen(list) - 1);
+        if (i + 1 < n) strncat(list, ", ", sizeof list - strlen(list) - 1);
+    }
+    die("%s: '%s' is not one of %s", flag, text, list);
+}
+
 void cli_join(char *buf, size_t size, const char *dir, const char *name)
 {
     int len = snprintf(buf, size, "%s/%s", dir, name);

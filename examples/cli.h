@@ -67,6 +67,8 @@ double cli_double(const char *flag, const char *text);
  * @return how many were parsed, 1 to cap. Dies on an empty item or more than cap.
  */
 size_t cli_size_list(const char *flag, const char *text, size_t *out, size_t cap);
+/** Index of text in names[0..n); dies listing the names when it is none of them. */
+int cli_pick(const char *flag, const char *text, const char *const *names, int n);
 
 /** Write "<dir>/<name>" into buf; dies when it does not fit. */
 void cli_join(char *buf, size_t size, const char *dir, const char *name);

@@ -107,18 +107,6 @@ static const char *const usage_text[] = {
 enum { OBJ_BETA = 1, OBJ_WARMUP = 2, OBJ_CYCLE = 4, OBJ_FREE_BITS = 8, OBJ_BINARIZE = 16,
        OBJ_EVAL_MEAN = 32, OBJ_LOGVAR = 64 };
 
-/* Index of text in names[0..n), or die listing them. */
-static int pick(const char *flag, const char *text, const char *const *names, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(text, names[i])) return i;
-    char list[256] = "";
-    for (int i = 0; i < n; i++) {
-        strncat(list, names[i], sizeof list - strlen(list) - 1);
-        if (i + 1 < n) strncat(list, ", ", sizeof list - strlen(list) - 1);
-    }
-    die("%s: '%s' is not one of %s", flag, text, list);
-}
 
 /* Indexed by the pinned enum values. */
 static const char *const likelihoods[] = {"bernoulli", "gaussian", "gaussian-learned"};
@@ -182,7 +170,7 @@ options options_parse(int argc, char **argv, const trainer_workers *w)
             o.backend = v;
         } else if ((v = cli_value(argc, argv, &i, "--precision"))) {
             static const char *const precisions[] = {"fp32", "bf16"};
-            o.precision = pick("--precision", v, precisions, 2);
+            o.precision = cli_pick("--precision", v, precisions, 2);
         } else if ((v = cli_value(argc, argv, &i, "--epochs"))) {
             o.epochs = cli_uint64("--epochs", v, UINT64_MAX);
         } else if ((v = cli_value(argc, argv, &i, "--batch"))) {
@@ -219,7 +207,7 @@ options options_parse(int argc, char **argv, const trainer_workers *w)
             shape_flag = "--input-shape";
         } else if ((v = cli_value(argc, argv, &i, "--arch"))) {
             static const char *const archs[] = {"dense", "conv"};
-            if (pick("--arch", v, archs, 2) == 1) {
+            if (cli_pick("--arch", v, archs, 2) == 1) {
                 /* 28 -> 14 -> 7 by convolutions, 7 -> 14 -> 28 back; each layer
                  * initialised as PyTorch's default. */
                 if (!o.enc_layers) o.enc_layers = "conv:32:4:2:1,relu,conv:64:4:2:1,relu";
@@ -229,10 +217,10 @@ options options_parse(int argc, char **argv, const trainer_workers *w)
             }
             shape_flag = "--arch";
         } else if ((v = cli_value(argc, argv, &i, "--activation"))) {
-            o.activation = pick("--activation", v, activations, 5);
+            o.activation = cli_pick("--activation", v, activations, 5);
             shape_flag = "--activation";
         } else if ((v = cli_value(argc, argv, &i, "--likelihood"))) {
-            o.likelihood = pick("--likelihood", v, likelihoods, 3);
+            o.likelihood = cli_pick("--likelihood", v, likelihoods, 3);
             shape_flag = "--likelihood";
         } else if ((v = cli_value(argc, argv, &i, "--seed"))) {
             /* The library takes settings as double, exact up to 2^53. */

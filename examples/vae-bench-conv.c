@@ -13,7 +13,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include <vae/vae.h>
@@ -35,6 +34,7 @@ int main(int argc, char **argv)
     int threads = 2;
     size_t steps = 20, repeat = 5, latent = 2;
     const char *backend = "auto";
+    static const char *const precisions[] = {"fp32", "bf16"}; /* vae_precision order */
     int precision = VAE_PRECISION_FP32;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -43,11 +43,8 @@ int main(int argc, char **argv)
         else if ((v = cli_value(argc, argv, &i, "--repeat"))) repeat = cli_size("--repeat", v, 1, 1000);
         else if ((v = cli_value(argc, argv, &i, "--latent"))) latent = cli_size("--latent", v, 1, 4096);
         else if ((v = cli_value(argc, argv, &i, "--backend"))) backend = v;
-        else if ((v = cli_value(argc, argv, &i, "--precision"))) {
-            if (strcmp(v, "fp32") == 0) precision = VAE_PRECISION_FP32;
-            else if (strcmp(v, "bf16") == 0) precision = VAE_PRECISION_BF16;
-            else die("--precision: '%s' is not fp32 or bf16", v);
-        }
+        else if ((v = cli_value(argc, argv, &i, "--precision")))
+            precision = cli_pick("--precision", v, precisions, 2);
         else die("unknown argument '%s'", argv[i]);
     }
     cli_check(vae_backend_select(backend), "--backend");
@@ -81,7 +78,7 @@ int main(int argc, char **argv)
     const double per_epoch = best / (double)steps * ((IMAGES + BATCH - 1) / BATCH);
     printf("backend %s, %s, %d threads, latent %zu: %.2f s per epoch of %d images "
            "(best of %zu x %zu steps; CPU %.2f s per epoch), %.0f GFLOP/s of 1.24 TFLOP\n",
-           vae_backend_active(), precision == VAE_PRECISION_BF16 ? "bf16" : "fp32",
+           vae_backend_active(), precisions[precision],
            vae_get_threads(), latent, per_epoch, IMAGES, repeat, steps,
            best_cpu / (double)steps * ((IMAGES + BATCH - 1) / BATCH), 1240.0 / per_epoch);
     free(x);
