@@ -7,14 +7,14 @@
  * division. `evict 1` writes 32 MB of other memory between passes (a
  * training step's products do), `evict 0` runs the passes back to back.
  *
- *   gcc -O2 -mavx512f -pthread tools/dev/adam-stream.c -o /tmp/adam-stream
- *   gcc -O2 -mavx2 -pthread tools/dev/adam-stream.c -o /tmp/adam-stream  # no AVX-512
+ *   gcc -O2 -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -pthread \
+ *       tools/dev/adam-stream.c -o /tmp/adam-stream
+ *   gcc -O2 -mavx2 -mfma -pthread tools/dev/adam-stream.c -o /tmp/adam-stream  # no AVX-512
  *   /tmp/adam-stream EVICT ARITH
  *
  * A development tool (x86-64 with AVX2 or AVX-512), not part of the library.
  * SPDX-License-Identifier: MIT
  */
-#include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,44 +37,27 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* AVX-512 where the compiler targets it (-mavx512f), else AVX2 (-mavx2). */
+/* libvae's vector vocabulary (vload, vadd, ...): AVX-512 where the compiler
+ * targets it, else AVX2. */
 #ifdef __AVX512F__
-typedef __m512 vf;
-enum { W = 16 };
-#define SET1 _mm512_set1_ps
-#define LOAD _mm512_loadu_ps
-#define STORE _mm512_storeu_ps
-#define ADD _mm512_add_ps
-#define SUB _mm512_sub_ps
-#define MUL _mm512_mul_ps
-#define DIV _mm512_div_ps
-#define SQRT _mm512_sqrt_ps
+#include "../../lib/kernels/vec_avx512.h"
 #else
-typedef __m256 vf;
-enum { W = 8 };
-#define SET1 _mm256_set1_ps
-#define LOAD _mm256_loadu_ps
-#define STORE _mm256_storeu_ps
-#define ADD _mm256_add_ps
-#define SUB _mm256_sub_ps
-#define MUL _mm256_mul_ps
-#define DIV _mm256_div_ps
-#define SQRT _mm256_sqrt_ps
+#include "../../lib/kernels/vec_avx2.h"
 #endif
 
 static void pass(int half)
 {
     const size_t b = half ? N / 2 : 0, e = half ? N : N / 2;
-    const vf b1 = SET1(0.9f), c1 = SET1(0.1f), b2 = SET1(0.999f), c2 = SET1(0.001f);
-    const vf lr = SET1(1e-3f), eps = SET1(1e-8f);
-    for (size_t i = b; i + W <= e; i += W) {
-        const vf gi = LOAD(g + i);
-        const vf mi = ADD(MUL(b1, LOAD(m + i)), MUL(c1, gi));
-        const vf vi = ADD(MUL(b2, LOAD(v + i)), MUL(MUL(c2, gi), gi));
-        const vf q = arith ? DIV(mi, ADD(SQRT(vi), eps)) : MUL(mi, vi);
-        STORE(p + i, SUB(LOAD(p + i), MUL(lr, q)));
-        STORE(m + i, mi);
-        STORE(v + i, vi);
+    const vf b1 = vset1(0.9f), c1 = vset1(0.1f), b2 = vset1(0.999f), c2 = vset1(0.001f);
+    const vf lr = vset1(1e-3f), eps = vset1(1e-8f);
+    for (size_t i = b; i + VW <= e; i += VW) {
+        const vf gi = vload(g + i);
+        const vf mi = vadd(vmul(b1, vload(m + i)), vmul(c1, gi));
+        const vf vi = vadd(vmul(b2, vload(v + i)), vmul(vmul(c2, gi), gi));
+        const vf q = arith ? vdiv(mi, vadd(vsqrt(vi), eps)) : vmul(mi, vi);
+        vstore(p + i, vsub(vload(p + i), vmul(lr, q)));
+        vstore(m + i, mi);
+        vstore(v + i, vi);
     }
 }
 
