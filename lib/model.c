@@ -168,8 +168,8 @@ vae_status vaei_model_new(vae_model **out, const struct vae_config *cfg, int ini
         return vaei_fail(VAE_ERR_FORMAT, "%zu parameters stored but the architecture needs %zu",
                          expect_params, need);
     }
-    m->params = calloc(m->n_params, sizeof *m->params);
-    m->grads = calloc(m->n_params, sizeof *m->grads);
+    m->params = vaei_floats(m->n_params);
+    m->grads = vaei_floats(m->n_params);
     if (!m->params || !m->grads) {
         const size_t need = m->n_params; /* read before the free, not after */
         vae_model_free(m);
@@ -191,9 +191,9 @@ vae_status vae_model_create(vae_model **out, const vae_config *cfg)
 void vae_model_free(vae_model *m)
 {
     if (!m) return;
-    free(m->ws.mem);
-    free(m->params);
-    free(m->grads);
+    vaei_floats_free(m->ws.mem);
+    vaei_floats_free(m->params);
+    vaei_floats_free(m->grads);
     free(m);
 }
 
@@ -291,7 +291,10 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest;
     for (size_t l = 0; l < m->n_enc; l++) per_row += m->enc[l].out;
     for (size_t l = 0; l < m->n_dec; l++) per_row += m->dec[l].out;
-    VAEI_CHECK(n <= (SIZE_MAX / sizeof(float) - 2 * m->L) / per_row, VAE_ERR_LIMIT,
+    /* Each buffer starts on a cache line (vaei_floats): up to a line's
+     * floats of padding after each of the 7 + n_enc + n_dec of them. */
+    const size_t pad = VAEI_LINE * (7 + m->n_enc + m->n_dec), room = SIZE_MAX / sizeof(float) - 64;
+    VAEI_CHECK(n <= (room - 2 * m->L - pad) / per_row, VAE_ERR_LIMIT,
                "batch of %zu rows is too large", n);
     /* The conv layers' partial sums, for the layer that needs most. */
     size_t partials = 0;
@@ -300,18 +303,17 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
         const size_t p = vaei_layer_partials(ly, n);
         if (p > partials) partials = p;
     }
-    VAEI_CHECK(partials <= (SIZE_MAX / sizeof(float) - 2 * m->L) - n * per_row, VAE_ERR_LIMIT,
+    VAEI_CHECK(partials <= room - 2 * m->L - pad - n * per_row, VAE_ERR_LIMIT,
                "batch of %zu rows is too large", n);
-    float *mem = malloc((n * per_row + 2 * m->L + partials) * sizeof(float));
+    float *mem = vaei_floats(n * per_row + 2 * m->L + pad + partials);
     VAEI_CHECK(mem != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory for a batch of %zu rows", n);
-    free(ws->mem);
+    vaei_floats_free(ws->mem);
     ws->mem = mem;
     ws->cap = n;
-    /* The doubles first, where malloc's alignment holds (after an odd
-     * number of floats they would sit misaligned: UBSan caught it). */
+    /* The doubles first, on the line where the allocation starts. */
     ws->kl_dim = (double *)(void *)mem; /* L doubles = 2L floats */
-    float *p = mem + 2 * m->L;
-#define CARVE(ptr, width) (ptr = p, p += n * (width))
+    float *p = mem + vaei_line_round(2 * m->L);
+#define CARVE(ptr, width) (ptr = p, p += vaei_line_round(n * (width)))
     CARVE(ws->x0, m->D + m->C);
     for (size_t l = 0; l < m->n_enc; l++) CARVE(ws->enc[l], m->enc[l].out);
     CARVE(ws->eps, m->L);

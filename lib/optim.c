@@ -77,8 +77,8 @@ vae_status vaei_optimizer_new(vae_optimizer **out, vae_model *model, vae_optim_k
     o->kind = kind;
     o->n = vae_model_param_count(model);
     for (int p = VAE_OPTIM_LR; p <= VAE_OPTIM_MOMENTUM; p++) o->hp[p] = settings[p].def[kind];
-    o->m = calloc(o->n, sizeof *o->m);
-    o->v = kind == VAE_OPTIM_ADAM ? calloc(o->n, sizeof *o->v) : NULL;
+    o->m = vaei_floats(o->n);
+    o->v = kind == VAE_OPTIM_ADAM ? vaei_floats(o->n) : NULL;
     if (!o->m || (kind == VAE_OPTIM_ADAM && !o->v)) {
         const size_t n = o->n;
         vae_optimizer_free(o);
@@ -98,8 +98,8 @@ vae_status vae_optimizer_create(vae_optimizer **out, vae_model *m, vae_optim_kin
 void vae_optimizer_free(vae_optimizer *opt)
 {
     if (!opt) return;
-    free(opt->m);
-    free(opt->v);
+    vaei_floats_free(opt->m);
+    vaei_floats_free(opt->v);
     free(opt->coll);
     free(opt);
 }

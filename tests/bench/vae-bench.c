@@ -47,9 +47,10 @@ static double now(void)
     return clock_s(CLOCK_MONOTONIC);
 }
 
+/* On a cache line, as the library's own arrays are (vaei_floats). */
 static float *random_floats(size_t n)
 {
-    float *p = malloc(n * sizeof *p);
+    float *p = vaei_floats(n);
     if (!p) die("out of memory");
     uint64_t s = 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i < n; i++) {
@@ -151,8 +152,8 @@ static void gemm_epoch(double *best, double *cpu)
 static void adam_step(int repeat, double *update, double *test)
 {
     enum { NP = 631188 };
-    float *p = random_floats(NP), *g = random_floats(NP), *m = calloc(NP, sizeof *m);
-    float *v = calloc(NP, sizeof *v);
+    float *p = random_floats(NP), *g = random_floats(NP), *m = vaei_floats(NP);
+    float *v = vaei_floats(NP);
     if (!m || !v) die("out of memory");
     for (size_t i = 0; i < NP; i++) g[i] *= 1e-3f;
     const vaei_adam_args a = {p, m, v, g, 0.9f, 0.999f, 0.1f, 0.001f, 0.0f, 1e-8f, 1e-3f, 1.0f};
@@ -172,10 +173,10 @@ static void adam_step(int repeat, double *update, double *test)
     }
     *update *= 1e3;
     *test *= 1e3;
-    free(p);
-    free(g);
-    free(m);
-    free(v);
+    vaei_floats_free(p);
+    vaei_floats_free(g);
+    vaei_floats_free(m);
+    vaei_floats_free(v);
 }
 
 static vae_model *new_model(void)
@@ -239,7 +240,7 @@ static void trainer_free(trainer *tr)
 static void infer(vae_dataset *ds, int repeat, double *enc, double *dec)
 {
     enum { N = 1000 };
-    float *x = malloc((size_t)N * D * sizeof *x), *z = random_floats(2 * N * L);
+    float *x = vaei_floats((size_t)N * D), *z = random_floats(2 * N * L);
     if (!x) die("out of memory");
     cli_check(vae_dataset_get(ds, 0, N, x, NULL), "images");
     vae_model *m = new_model();
@@ -261,8 +262,8 @@ static void infer(vae_dataset *ds, int repeat, double *enc, double *dec)
         if (N * calls / t > *dec) *dec = N * calls / t;
     }
     vae_model_free(m);
-    free(x);
-    free(z);
+    vaei_floats_free(x);
+    vaei_floats_free(z);
 }
 
 static void usage(void)
@@ -448,8 +449,8 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("peak RSS %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
     vae_dataset_free(ds);
-    free(buf_a);
-    free(buf_b);
-    free(buf_c);
+    vaei_floats_free(buf_a);
+    vaei_floats_free(buf_b);
+    vaei_floats_free(buf_c);
     return 0;
 }
