@@ -14,6 +14,16 @@
 static vae_status check_pixels(const vae_model *m, const float *x, size_t ldx, size_t n)
 {
     const int bernoulli = (int)VAEI_CFG(m, S_LIKELIHOOD) == VAE_LIKELIHOOD_BERNOULLI;
+    /* Without a branch per value first, which the compiler vectorises
+     * (v - v is 0 for a finite v, NaN else); the loop after it names the
+     * first bad value. */
+    unsigned ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * ldx;
+        for (size_t j = 0; j < m->D; j++)
+            ok &= bernoulli ? (row[j] >= 0.0f) & (row[j] <= 1.0f) : row[j] - row[j] == 0.0f;
+    }
+    if (ok) return VAE_OK;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < m->D; j++) {
             const float v = x[i * ldx + j];
