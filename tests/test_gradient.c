@@ -199,6 +199,67 @@ static void test_gradient_beta_and_free_bits(void **state)
     check(VAE_ACTIVATION_LEAKY_RELU, VAE_LIKELIHOOD_BERNOULLI, 2, 2.0, 2, 1);
 }
 
+/* vae_model_decode's means against the reference: sigmoid of the
+ * double-precision logits for Bernoulli, the outputs themselves for a
+ * Gaussian. D = 300 spans more than one of emit()'s blocks of 256. The
+ * bound: logits of 40 terms of |w h| < 0.8 x 10 carry a float32 error of
+ * about 40 x 2^-24 x 10 = 2.4e-5, which the sigmoid's slope (<= 1/4)
+ * halves twice; exp adds a few units of 2^-24. */
+static void decode_means(int likelihood)
+{
+    enum { D = 300, L = 3, ROWS = 6 };
+    vae_config *cfg;
+    assert_int_equal(vae_config_create(&cfg), VAE_OK);
+    const size_t dec[] = {40};
+    assert_int_equal(vae_config_set(cfg, VAE_PARAM_INPUT_DIM, D), VAE_OK);
+    assert_int_equal(vae_config_set(cfg, VAE_PARAM_LATENT_DIM, L), VAE_OK);
+    assert_int_equal(vae_config_set(cfg, VAE_PARAM_LIKELIHOOD, likelihood), VAE_OK);
+    assert_int_equal(vae_config_set_hidden(cfg, VAE_DECODER, dec, 1), VAE_OK);
+    vae_model *m = NULL;
+    assert_int_equal(vae_model_create(&m, cfg), VAE_OK);
+    vae_config_free(cfg);
+    const size_t P = vae_model_param_count(m);
+    double *p = malloc(P * sizeof *p);
+    float *out = malloc(ROWS * D * sizeof *out), z[ROWS * L];
+    assert_non_null(p);
+    assert_non_null(out);
+    vaei_rng r;
+    vaei_rng_seed(&r, 5);
+    for (size_t i = 0; i < P; i++) p[i] = m->params[i] = (float)(vaei_rng_uniform(&r) * 1.6 - 0.8);
+    vaei_rng_normal(&r, z, ROWS * L);
+    z[0] = 40.0f; /* logits far out on both sides: sigmoid 0 and 1 */
+    assert_int_equal(vae_model_decode(m, z, NULL, ROWS, out), VAE_OK);
+    double worst = 0, lo = 1, hi = 0;
+    for (size_t n = 0; n < ROWS; n++) {
+        double zd[L], logit[D];
+        for (size_t k = 0; k < L; k++) zd[k] = z[n * L + k];
+        ref_decode(m, p, zd, NULL, logit);
+        for (size_t j = 0; j < D; j++) {
+            const double want = likelihood == VAE_LIKELIHOOD_BERNOULLI ? 1 / (1 + exp(-logit[j]))
+                                                                       : logit[j];
+            const double got = out[n * D + j], err = fabs(got - want) / fmax(1, fabs(want));
+            if (err > worst) worst = err;
+            if (want < lo) lo = want;
+            if (want > hi) hi = want;
+            if (likelihood == VAE_LIKELIHOOD_BERNOULLI) assert_true(got >= 0.0f && got <= 1.0f);
+        }
+    }
+    print_message("decode means within %.3g of the reference (range %.3g .. %.3g)\n", worst, lo,
+                  hi);
+    assert_true(worst < 2e-5);
+    if (likelihood == VAE_LIKELIHOOD_BERNOULLI) assert_true(lo < 1e-6 && hi > 1 - 1e-6);
+    free(p);
+    free(out);
+    vae_model_free(m);
+}
+
+static void test_decode_against_reference(void **state)
+{
+    (void)state;
+    decode_means(VAE_LIKELIHOOD_BERNOULLI);
+    decode_means(VAE_LIKELIHOOD_GAUSSIAN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_gradient_gaussian),
         cmocka_unit_test(test_gradient_conditional),
         cmocka_unit_test(test_gradient_beta_and_free_bits),
+        cmocka_unit_test(test_decode_against_reference),
     };
     return cmocka_run_group_tests_name("gradient", tests, NULL, NULL);
 }
