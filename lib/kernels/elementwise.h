@@ -25,7 +25,7 @@
  * a batch's buffers) start on a 64-byte cache line, VAEI_LINE floats. From
  * malloc they start 16 bytes into one, and then every 512-bit load or
  * store spans two lines: on a Zen 4, Adam's update inside training took
- * 0.32-0.34 ms per step so, 0.18-0.21 ms aligned (docs/performance.md). */
+ * 0.32-0.35 ms per step so, 0.18-0.23 ms aligned (docs/performance.md). */
 #define VAEI_LINE 16
 static inline size_t vaei_line_round(size_t floats)
 {
