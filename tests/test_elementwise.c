@@ -26,8 +26,6 @@
 #include <cmocka.h>
 
 #include "kernels/kernels.h"
-#include "model.h"
-#include "optim.h"
 #include "rng.h"
 
 /* Accuracy bounds, in units of 2^-24 relative to the exact value: the
@@ -494,48 +492,6 @@ static void test_gather(void **state)
     free(got);
 }
 
-/* The arrays the kernels stream start on a 64-byte line, zeroed: the
- * helper itself, and the model's, the optimizer's and a batch's buffers
- * that it allocates (a 512-bit access off the line spans two lines). */
-static int on_line(const void *p)
-{
-    return ((uintptr_t)p & 63) == 0;
-}
-
-static void test_floats_on_cache_lines(void **state)
-{
-    (void)state;
-    for (size_t n = 0; n < 40; n++) {
-        float *p = vaei_floats(n);
-        assert_non_null(p);
-        assert_true(on_line(p));
-        for (size_t i = 0; i < n; i++) assert_true(p[i] == 0.0f);
-        for (size_t i = 0; i < n; i++) p[i] = (float)i; /* writable to the end */
-        vaei_floats_free(p);
-    }
-    vaei_floats_free(NULL);
-    assert_null(vaei_floats(SIZE_MAX / sizeof(float)));
-
-    vae_config *cfg = NULL;
-    vae_model *m = NULL;
-    vae_optimizer *opt = NULL;
-    assert_int_equal(vae_config_create(&cfg), VAE_OK);
-    assert_int_equal(vae_config_set(cfg, VAE_PARAM_LATENT_DIM, 3), VAE_OK); /* odd widths */
-    assert_int_equal(vae_model_create(&m, cfg), VAE_OK);
-    assert_int_equal(vae_optimizer_create(&opt, m, VAE_OPTIM_ADAM), VAE_OK);
-    assert_true(on_line(vae_model_params(m)) && on_line(vae_model_grads(m)));
-    assert_true(on_line(opt->m) && on_line(opt->v));
-    assert_int_equal(vaei_model_reserve(m, 7), VAE_OK);
-    const vaei_workspace *ws = &m->ws;
-    assert_true(on_line(ws->kl_dim) && on_line(ws->x0) && on_line(ws->eps) && on_line(ws->z));
-    assert_true(on_line(ws->g0) && on_line(ws->g1) && on_line(ws->partials));
-    for (size_t l = 0; l < m->n_enc; l++) assert_true(on_line(ws->enc[l]));
-    for (size_t l = 0; l < m->n_dec; l++) assert_true(on_line(ws->dec[l]));
-    vae_optimizer_free(opt);
-    vae_model_free(m);
-    vae_config_free(cfg);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,7 +502,6 @@ int main(void)
         cmocka_unit_test(test_adam_scan),
         cmocka_unit_test(test_adam_flushes_subnormal_moments),
         cmocka_unit_test(test_gather),
-        cmocka_unit_test(test_floats_on_cache_lines),
     };
     return cmocka_run_group_tests_name("elementwise", tests, NULL, NULL);
 }
