@@ -9,19 +9,24 @@
 
 #include "batch.h"
 #include "error.h"
+#include "kernels/elementwise.h"
 
 /* Inputs the likelihood can score: finite, and in [0, 1] for Bernoulli. */
 static vae_status check_pixels(const vae_model *m, const float *x, size_t ldx, size_t n)
 {
     const int bernoulli = (int)VAEI_CFG(m, S_LIKELIHOOD) == VAE_LIKELIHOOD_BERNOULLI;
-    /* Without a branch per value first, which the compiler vectorises
-     * (v - v is 0 for a finite v, NaN else); the loop after it names the
-     * first bad value. */
-    unsigned ok = 1;
-    for (size_t i = 0; i < n; i++) {
+    /* A pass without a branch per value first: the level's finiteness test
+     * per row, or for Bernoulli the range (which NaN fails) in a loop the
+     * compiler vectorises; the loop after it names the first bad value. */
+    const vaei_vecops *vec = vaei_vec();
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++) {
         const float *row = x + i * ldx;
-        for (size_t j = 0; j < m->D; j++)
-            ok &= bernoulli ? (row[j] >= 0.0f) & (row[j] <= 1.0f) : row[j] - row[j] == 0.0f;
+        if (!bernoulli) {
+            ok = vec->all_finite(row, m->D);
+            continue;
+        }
+        for (size_t j = 0; j < m->D; j++) ok &= (row[j] >= 0.0f) & (row[j] <= 1.0f);
     }
     if (ok) return VAE_OK;
     for (size_t i = 0; i < n; i++)
