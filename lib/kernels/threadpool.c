@@ -184,11 +184,20 @@ static void *worker_main(void *arg)
     pthread_mutex_unlock(&mu);
     unsigned long seen = 0;
     for (;;) {
-        /* Poll for a new generation, then sleep on the condition. */
-        const uint64_t t0 = now_ns();
+        /* Poll for a new generation, then sleep on the condition. The idle
+         * time counts from the end of the last job, not from when this
+         * worker saw it: a worker that came late to a job whose parts the
+         * caller had all taken would otherwise sleep during it, come late
+         * to the next one too, and leave every job of that length to the
+         * caller alone. */
+        uint64_t t0 = now_ns();
         for (unsigned i = 0; __atomic_load_n(&generation, __ATOMIC_ACQUIRE) == seen; i++) {
             poll_wait(i);
-            if ((i & 15) == 15 && now_ns() - t0 > SPIN_NS) break;
+            if ((i & 15) != 15) continue;
+            if (__atomic_load_n(&pending, __ATOMIC_ACQUIRE) != 0)
+                t0 = now_ns();
+            else if (now_ns() - t0 > SPIN_NS)
+                break;
         }
         pthread_mutex_lock(&mu);
         while ((generation == seen || self >= job.workers) && !stopping)
