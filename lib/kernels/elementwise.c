@@ -26,6 +26,15 @@ static int threads_for(size_t count)
     return useful < 1 ? 1 : useful < (size_t)t ? (int)useful : t;
 }
 
+/* Parts for `count` values of work split among threads_for(count): four
+ * per thread, taken as threads come free, so that a thread slowed by its
+ * part's cache misses (or by another program) does not hold up the other. */
+static int parts_for(size_t count)
+{
+    const int t = threads_for(count);
+    return t == 1 ? 1 : t < 256 ? 4 * t : 1024;
+}
+
 typedef struct {
     const vaei_vecops *vec;
     float *y;
@@ -168,10 +177,10 @@ static void adam_part(void *arg, int part, int nparts)
 void vaei_adam(const vaei_adam_args *a, size_t n, vaei_moment_max *out)
 {
     adam_job j = {.vec = vaei_vec(), .a = a, .n = n};
-    const int threads = threads_for(n);
-    vaei_parallel(threads, adam_part, &j);
+    const int parts = parts_for(n);
+    vaei_parallel(parts, adam_part, &j);
     vaei_moment_max top = {0.0f, 0.0f};
-    for (int t = 0; t < threads; t++) {
+    for (int t = 0; t < parts; t++) {
         if (j.moments[t].m > top.m) top.m = j.moments[t].m;
         if (j.moments[t].v > top.v) top.v = j.moments[t].v;
     }
@@ -217,25 +226,25 @@ static int bounds_prove(const vaei_adam_args *a, const vaei_moment_max *known, d
 size_t vaei_adam_first_bad(const vaei_adam_args *a, size_t n, const vaei_moment_max *known)
 {
     adam_job j = {.vec = vaei_vec(), .a = a, .n = n};
-    const int threads = threads_for(n);
+    const int parts = parts_for(n);
     /* The scan reads p and g only, and needs neither the square roots nor
      * the divisions, which bound the update's time on CPUs with slow
      * 512-bit division; the exact test reads all four and does both. */
     if (known) {
-        vaei_parallel(threads, adam_scan_part, &j);
+        vaei_parallel(parts, adam_scan_part, &j);
         int ok = 1;
         float G = 0.0f;
-        for (int t = 0; t < threads; t++) {
+        for (int t = 0; t < parts; t++) {
             ok &= j.ok[t];
             if (j.top[t] > G) G = j.top[t];
         }
         if (ok && bounds_prove(a, known, G)) return n;
     }
-    vaei_parallel(threads, adam_check_part, &j);
-    for (int t = 0; t < threads; t++)
+    vaei_parallel(parts, adam_check_part, &j);
+    for (int t = 0; t < parts; t++)
         if (!j.ok[t]) { /* rare: find the index, one at a time, for the message */
             size_t b, e;
-            vaei_split(n, 64, t, threads, &b, &e);
+            vaei_split(n, 64, t, parts, &b, &e);
             for (size_t i = b; i < e; i++)
                 if (!vaei_vec_ref.adam_ok(a, i, i + 1)) return i;
         }
