@@ -459,6 +459,38 @@ static void test_threads_same_bits(void **state)
     free(m1);
 }
 
+/* The update's test on an array long enough to be cut into parts on
+ * every thread count: the first index refused, whichever part finds it
+ * first, with the moments' maxima known or not. */
+static void test_first_bad_across_parts(void **state)
+{
+    (void)state;
+    vaei_rng r;
+    vaei_rng_seed(&r, 15);
+    const size_t np = 631188, early = 200003, late = 500009;
+    float *p = rand_floats(&r, np, -1, 1), *g = rand_floats(&r, np, -1, 1);
+    float *m = calloc(np, sizeof *m), *v = calloc(np, sizeof *v);
+    assert_true(p && g && m && v);
+    const vaei_adam_args a = {p, m, v, g, 0.9f, 0.999f, 0.1f, 0.001f, 0.0f, 1e-8f, 1e-3f, 1.0f};
+    const vaei_moment_max known = {0.0f, 0.0f};
+    g[late] = NAN;
+    g[early] = INFINITY;
+    for (int t = 1; t <= 3; t++) {
+        assert_int_equal(vae_set_threads(t), VAE_OK);
+        assert_int_equal(vaei_adam_first_bad(&a, np, &known), early);
+        assert_int_equal(vaei_adam_first_bad(&a, np, NULL), early);
+        g[early] = 0.5f; /* then the later one */
+        assert_int_equal(vaei_adam_first_bad(&a, np, &known), late);
+        assert_int_equal(vaei_adam_first_bad(&a, np, NULL), late);
+        g[early] = INFINITY;
+    }
+    assert_int_equal(vae_set_threads(2), VAE_OK);
+    free(p);
+    free(g);
+    free(m);
+    free(v);
+}
+
 /* The threaded gather of byte rows: the reference conversion of the rows
  * named, in order, on any thread count. */
 static void test_gather(void **state)
@@ -500,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_same_bits_as_reference),
         cmocka_unit_test(test_threads_same_bits),
         cmocka_unit_test(test_adam_scan),
+        cmocka_unit_test(test_first_bad_across_parts),
         cmocka_unit_test(test_adam_flushes_subnormal_moments),
         cmocka_unit_test(test_gather),
     };
