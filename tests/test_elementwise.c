@@ -3,8 +3,10 @@
  *   - exp and log1p (the SIMD levels' own) within a stated number of units
  *     in the last place of the double-precision result, over dense sweeps;
  *   - the Bernoulli term and its gradient within bounds built from those;
+ *   - tanh and ELU within a stated number of units of double precision,
+ *     and within 12 units of libm's float functions at every width;
  *   - everything else bit for bit equal to the reference (bias + ReLU,
- *     leaky ReLU, identity, tanh, ELU; their backward passes; column sums;
+ *     leaky ReLU, identity; the backward passes; column sums;
  *     Adam, which keeps no subnormal moment; bytes to floats; the
  *     finiteness test), odd widths included;
  *   - the threaded wrappers (and the byte-row gather) give the same bits on
@@ -33,6 +35,7 @@
  * reduction differences between instruction sets. */
 #define EXP_ULPS 4.0
 #define LOG1P_ULPS 4.0
+#define ACT_ULPS 8.0 /* tanh and ELU: an exp, a division and a subtraction */
 
 static float *rand_floats(vaei_rng *r, size_t n, double lo, double hi)
 {
@@ -102,6 +105,41 @@ static void test_exp_log1p_accuracy(void **state)
  * element, softplus(l) carries at most (EXP_ULPS + LOG1P_ULPS + 2) units of
  * its magnitude, x l one unit, and the gradient scale (sigmoid - x) a few
  * units of |sigmoid| + |x|. */
+/* tanh and ELU (bias + activation with a zero bias) against double
+ * precision over [-12, 12], densely, and over tiny magnitudes, where their
+ * small-argument polynomials take over from the exp-based forms. */
+static void test_tanh_elu_accuracy(void **state)
+{
+    (void)state;
+    enum { N = 1 << 18, W = 64 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *b = calloc(W, sizeof *b);
+    assert_true(x && y && b);
+    for (size_t i = 0; i < N; i++) x[i] = (float)(-12.0 + 24.0 * (double)i / (N - 1));
+    for (size_t i = 0; i < 128; i++) x[i] = (i & 1 ? -1.0f : 1.0f) * ldexpf(1.0f, -(int)i);
+    static const int acts[] = {VAE_ACTIVATION_TANH, VAE_ACTIVATION_ELU};
+    FOR_EACH_LEVEL(name) {
+        for (int k = 0; k < 2; k++) {
+            memcpy(y, x, N * sizeof *y);
+            vaei_vec()->bias_act(y, N / W, W, b, acts[k], 0.0f);
+            double worst = 0.0;
+            for (size_t i = 0; i < N; i++) {
+                const double a = x[i];
+                const double e = acts[k] == VAE_ACTIVATION_TANH ? tanh(a) : a > 0 ? a : expm1(a);
+                const double err = fabs((double)y[i] - e) / (fabs(e) * 0x1.0p-24 + 1e-300);
+                if (err > worst) worst = err;
+            }
+            print_message("%s: %s within %.2f units\n", name, k ? "elu" : "tanh", worst);
+            if (worst > ACT_ULPS)
+                fail_msg("%s: %s off by %.2f units (bound %g)", name, k ? "elu" : "tanh", worst,
+                         ACT_ULPS);
+        }
+    }
+    assert_int_equal(vae_backend_select("auto"), VAE_OK);
+    free(x);
+    free(y);
+    free(b);
+}
+
 static void test_bce(void **state)
 {
     (void)state;
@@ -165,9 +203,13 @@ static void test_same_bits_as_reference(void **state)
                 float *h1 = copy(h, count), *h2 = copy(h, count);
                 ref->bias_act(h1, n, w, b, act, 0.1f);
                 v->bias_act(h2, n, w, b, act, 0.1f);
-                if (act == VAE_ACTIVATION_SOFTPLUS) { /* own exp and log1p */
+                if (act == VAE_ACTIVATION_SOFTPLUS || act == VAE_ACTIVATION_TANH ||
+                    act == VAE_ACTIVATION_ELU) { /* own exp, log1p and polynomials */
+                    if (!isnan(h2[0])) fail_msg("%s: bias_act %d lost a NaN", name, act);
                     for (size_t i = 1; i < count; i++)
-                        assert_true(fabsf(h1[i] - h2[i]) <= 12.0f * 0x1.0p-24f * fabsf(h1[i]) + 1e-30f);
+                        if (!(fabsf(h1[i] - h2[i]) <= 12.0f * 0x1.0p-24f * fabsf(h1[i]) + 1e-30f))
+                            fail_msg("%s: bias_act %d at %zu: %.9g, libm %.9g", name, act, i,
+                                     (double)h2[i], (double)h1[i]);
                 } else if (memcmp(h1, h2, count * sizeof *h1) != 0) {
                     fail_msg("%s: bias_act %d, width %zu differs from the reference", name, act, w);
                 }
@@ -528,6 +570,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exp_log1p_accuracy),
+        cmocka_unit_test(test_tanh_elu_accuracy),
         cmocka_unit_test(test_bce),
         cmocka_unit_test(test_same_bits_as_reference),
         cmocka_unit_test(test_threads_same_bits),

@@ -1,8 +1,7 @@
 /*
  * The element-wise kernels for one SIMD level, written against the vector
  * vocabulary of a vec_<isa>.h header (included before this file, with
- * EW_SUFFIX(name) defined as name##_isa). Activations other than ReLU,
- * leaky ReLU, softplus and none (tanh, ELU) use the reference.
+ * EW_SUFFIX(name) defined as name##_isa).
  *
  * exp and log1p are Cephes' single-precision polynomials (S. Moshier,
  * public domain) with the classic range reductions; their accuracy against
@@ -99,6 +98,49 @@ static void EW_SUFFIX(log1p_unit)(float *y, const float *x, size_t n)
     }
 }
 
+/* a where a is NaN, else y: the activations below must hand a NaN on to
+ * the loss, where the step reports it, whatever their polynomials make of
+ * it. */
+INLINE vf vkeep_nan(vf a, vf y)
+{
+    return vselect(vge(vabs(a), vzero()), y, a);
+}
+
+/* tanh as Cephes' tanhf: an odd polynomial below 0.625, where
+ * 1 - 2 / (e^2|a| + 1) would lose the small values' digits, and that form
+ * with a's sign above (e^2|a| is clamped, so large |a| gives 1 exactly). */
+INLINE vf vtanh(vf a)
+{
+    const vf s = vabs(a), z = vmul(a, a), one = vset1(1.0f);
+    vf p = vset1(-5.70498872745e-3f);
+    p = vfma(p, z, vset1(2.06390887954e-2f));
+    p = vfma(p, z, vset1(-5.37397155531e-2f));
+    p = vfma(p, z, vset1(1.33314422036e-1f));
+    p = vfma(p, z, vset1(-3.33332819422e-1f));
+    const vf small = vfma(vmul(p, z), a, a);
+    const vf t = vsub(one, vdiv(vset1(2.0f), vadd(vexpf(vadd(s, s)), one)));
+    const vf big = vselect(vlt(a, vzero()), vsub(vzero(), t), t);
+    return vkeep_nan(a, vselect(vlt(s, vset1(0.625f)), small, big));
+}
+
+/* ELU: a above 0, else e^a - 1; below ln2 / 2 in magnitude e^a - 1 by its
+ * Taylor series to a^8 (the next term is under 1e-9 of a), where the
+ * subtraction would cancel. */
+INLINE vf velu(vf a)
+{
+    vf p = vset1(1.0f / 40320.0f);
+    p = vfma(p, a, vset1(1.0f / 5040.0f));
+    p = vfma(p, a, vset1(1.0f / 720.0f));
+    p = vfma(p, a, vset1(1.0f / 120.0f));
+    p = vfma(p, a, vset1(1.0f / 24.0f));
+    p = vfma(p, a, vset1(1.0f / 6.0f));
+    p = vfma(p, a, vset1(0.5f));
+    const vf near = vfma(vmul(p, a), a, a);
+    const vf far = vsub(vexpf(a), vset1(1.0f));
+    const vf neg = vselect(vlt(vabs(a), vset1(0.34657359f)), near, far);
+    return vkeep_nan(a, vselect(vgt(a, vzero()), a, neg));
+}
+
 /* One activation on a vector; act is fixed per call so the branch is
  * predicted. */
 INLINE vf act_vec(vf a, int act, vf slope)
@@ -111,6 +153,10 @@ INLINE vf act_vec(vf a, int act, vf slope)
         return vmax(vzero(), a);
     case VAE_ACTIVATION_LEAKY_RELU:
         return vselect(vgt(a, vzero()), a, vmul(slope, a));
+    case VAE_ACTIVATION_TANH:
+        return vtanh(a);
+    case VAE_ACTIVATION_ELU:
+        return velu(a);
     case VAE_ACTIVATION_SOFTPLUS:
         return vsoftplus(a);
     default:
@@ -121,10 +167,6 @@ INLINE vf act_vec(vf a, int act, vf slope)
 static void EW_SUFFIX(bias_act)(float *h, size_t n, size_t w, const float *b, int act,
                                 float slope)
 {
-    if (act == VAE_ACTIVATION_TANH || act == VAE_ACTIVATION_ELU) {
-        vaei_vec_ref.bias_act(h, n, w, b, act, slope);
-        return;
-    }
     const vf vs = vset1(slope);
     if (w < VW && VW % w == 0) {
         /* A few channels (a one-channel image): whole vectors over the
@@ -151,17 +193,27 @@ static void EW_SUFFIX(bias_act)(float *h, size_t n, size_t w, const float *b, in
 
 static void EW_SUFFIX(act_backward)(float *g, const float *h, size_t count, int act, float slope)
 {
-    if (act != VAE_ACTIVATION_RELU && act != VAE_ACTIVATION_LEAKY_RELU) {
+    if (act != VAE_ACTIVATION_RELU && act != VAE_ACTIVATION_LEAKY_RELU &&
+        act != VAE_ACTIVATION_TANH && act != VAE_ACTIVATION_ELU) {
+        /* softplus: libm's expm1f, the reference's bits; none: nothing */
         vaei_vec_ref.act_backward(g, h, count, act, slope);
         return;
     }
-    const vf factor = act == VAE_ACTIVATION_RELU ? vzero() : vset1(slope);
+    const vf factor = act == VAE_ACTIVATION_RELU ? vzero() : vset1(slope), one = vset1(1.0f);
     size_t i = 0;
+    /* The reference's operations (no FMA), so the same bits. */
     for (; i + VW <= count; i += VW) {
-        const vf gi = vload(g + i);
-        /* relu: h > 0 ? g : 0; leaky: g * (h > 0 ? 1 : slope) */
-        const vf lo = act == VAE_ACTIVATION_RELU ? vzero() : vmul(gi, factor);
-        vstore(g + i, vselect(vgt(vload(h + i), vzero()), gi, lo));
+        const vf gi = vload(g + i), hi = vload(h + i);
+        vf out;
+        if (act == VAE_ACTIVATION_TANH) { /* g (1 - h^2) */
+            out = vmul(gi, vsub(one, vmul(hi, hi)));
+        } else if (act == VAE_ACTIVATION_ELU) { /* g (h > 0 ? 1 : h + 1) */
+            out = vmul(gi, vselect(vgt(hi, vzero()), one, vadd(hi, one)));
+        } else { /* relu: h > 0 ? g : 0; leaky: g * (h > 0 ? 1 : slope) */
+            const vf lo = act == VAE_ACTIVATION_RELU ? vzero() : vmul(gi, factor);
+            out = vselect(vgt(hi, vzero()), gi, lo);
+        }
+        vstore(g + i, out);
     }
     if (i < count) vaei_vec_ref.act_backward(g + i, h + i, count - i, act, slope);
 }
