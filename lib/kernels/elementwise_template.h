@@ -123,10 +123,9 @@ INLINE vf vtanh(vf a)
     return vkeep_nan(a, vselect(vlt(s, vset1(0.625f)), small, big));
 }
 
-/* ELU: a above 0, else e^a - 1; below ln2 / 2 in magnitude e^a - 1 by its
- * Taylor series to a^8 (the next term is under 1e-9 of a), where the
- * subtraction would cancel. */
-INLINE vf velu(vf a)
+/* e^a - 1: below ln2 / 2 in magnitude by its Taylor series to a^8 (the
+ * next term is under 1e-9 of a), where the subtraction would cancel. */
+INLINE vf vexpm1(vf a)
 {
     vf p = vset1(1.0f / 40320.0f);
     p = vfma(p, a, vset1(1.0f / 5040.0f));
@@ -137,8 +136,13 @@ INLINE vf velu(vf a)
     p = vfma(p, a, vset1(0.5f));
     const vf near = vfma(vmul(p, a), a, a);
     const vf far = vsub(vexpf(a), vset1(1.0f));
-    const vf neg = vselect(vlt(vabs(a), vset1(0.34657359f)), near, far);
-    return vkeep_nan(a, vselect(vgt(a, vzero()), a, neg));
+    return vkeep_nan(a, vselect(vlt(vabs(a), vset1(0.34657359f)), near, far));
+}
+
+/* ELU: a above 0, else e^a - 1. */
+INLINE vf velu(vf a)
+{
+    return vselect(vgt(a, vzero()), a, vexpm1(a));
 }
 
 /* One activation on a vector; act is fixed per call so the branch is
@@ -193,19 +197,17 @@ static void EW_SUFFIX(bias_act)(float *h, size_t n, size_t w, const float *b, in
 
 static void EW_SUFFIX(act_backward)(float *g, const float *h, size_t count, int act, float slope)
 {
-    if (act != VAE_ACTIVATION_RELU && act != VAE_ACTIVATION_LEAKY_RELU &&
-        act != VAE_ACTIVATION_TANH && act != VAE_ACTIVATION_ELU) {
-        /* softplus: libm's expm1f, the reference's bits; none: nothing */
-        vaei_vec_ref.act_backward(g, h, count, act, slope);
-        return;
-    }
+    if (act < VAE_ACTIVATION_RELU || act > VAE_ACTIVATION_SOFTPLUS) return; /* none */
     const vf factor = act == VAE_ACTIVATION_RELU ? vzero() : vset1(slope), one = vset1(1.0f);
     size_t i = 0;
-    /* The reference's operations (no FMA), so the same bits. */
+    /* The reference's operations (no FMA), so the same bits, except
+     * softplus's derivative, on the level's own e^x - 1. */
     for (; i + VW <= count; i += VW) {
         const vf gi = vload(g + i), hi = vload(h + i);
         vf out;
-        if (act == VAE_ACTIVATION_TANH) { /* g (1 - h^2) */
+        if (act == VAE_ACTIVATION_SOFTPLUS) { /* g sigmoid(a) = g (1 - e^-h) */
+            out = vmul(gi, vsub(vzero(), vexpm1(vsub(vzero(), hi))));
+        } else if (act == VAE_ACTIVATION_TANH) { /* g (1 - h^2) */
             out = vmul(gi, vsub(one, vmul(hi, hi)));
         } else if (act == VAE_ACTIVATION_ELU) { /* g (h > 0 ? 1 : h + 1) */
             out = vmul(gi, vselect(vgt(hi, vzero()), one, vadd(hi, one)));
