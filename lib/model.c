@@ -291,10 +291,12 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     size_t per_row = (m->D + m->C) + m->L + (m->L + m->C) + 2 * m->widest;
     for (size_t l = 0; l < m->n_enc; l++) per_row += m->enc[l].out;
     for (size_t l = 0; l < m->n_dec; l++) per_row += m->dec[l].out;
+    /* Rows apart: the KL's L doubles and the Gaussian term's D precisions. */
+    const size_t head = 2 * m->L + m->D;
     /* Each buffer starts on a cache line (vaei_floats): up to a line's
-     * floats of padding after each of the 7 + n_enc + n_dec of them. */
-    const size_t pad = VAEI_LINE * (7 + m->n_enc + m->n_dec), room = SIZE_MAX / sizeof(float) - 64;
-    VAEI_CHECK(n <= (room - 2 * m->L - pad) / per_row, VAE_ERR_LIMIT,
+     * floats of padding after each of the 8 + n_enc + n_dec of them. */
+    const size_t pad = VAEI_LINE * (8 + m->n_enc + m->n_dec), room = SIZE_MAX / sizeof(float) - 64;
+    VAEI_CHECK(n <= (room - head - pad) / per_row, VAE_ERR_LIMIT,
                "batch of %zu rows is too large", n);
     /* The conv layers' partial sums, for the layer that needs most. */
     size_t partials = 0;
@@ -303,9 +305,9 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
         const size_t p = vaei_layer_partials(ly, n);
         if (p > partials) partials = p;
     }
-    VAEI_CHECK(partials <= room - 2 * m->L - pad - n * per_row, VAE_ERR_LIMIT,
+    VAEI_CHECK(partials <= room - head - pad - n * per_row, VAE_ERR_LIMIT,
                "batch of %zu rows is too large", n);
-    float *mem = vaei_floats(n * per_row + 2 * m->L + pad + partials);
+    float *mem = vaei_floats(n * per_row + head + pad + partials);
     VAEI_CHECK(mem != NULL, VAE_ERR_OUT_OF_MEMORY, "no memory for a batch of %zu rows", n);
     vaei_floats_free(ws->mem);
     ws->mem = mem;
@@ -313,6 +315,8 @@ vae_status vaei_model_reserve(vae_model *m, size_t n)
     /* The doubles first, on the line where the allocation starts. */
     ws->kl_dim = (double *)(void *)mem; /* L doubles = 2L floats */
     float *p = mem + vaei_line_round(2 * m->L);
+    ws->prec = p;
+    p += vaei_line_round(m->D);
 #define CARVE(ptr, width) (ptr = p, p += vaei_line_round(n * (width)))
     CARVE(ws->x0, m->D + m->C);
     for (size_t l = 0; l < m->n_enc; l++) CARVE(ws->enc[l], m->enc[l].out);

@@ -39,6 +39,7 @@ typedef struct vaei_workspace {
     float *g0, *g1;                      /* [cap x widest] gradient ping-pong */
     float *partials;                     /* the conv layers' partial sums (vaei_layer_partials) */
     double *kl_dim;                      /* [L] batch KL per latent dimension */
+    float *prec;                         /* [D] the Gaussian term's exp(-logvar) per column */
 } vaei_workspace;
 
 struct vae_model {

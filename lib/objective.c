@@ -52,17 +52,19 @@ static void reparameterize_backward(const vae_model *m, const float *S, const fl
 /* Gaussian: sum of 0.5 * (log(2 pi) + v + (x - mu)^2 exp(-v)) where v is
  * lv[j * lv_step] (lv_step 0: one shared log-variance). When dmu is set:
  * dmu = scale * (mu - x) exp(-v); when dlv is set (learned variance):
- * dlv[j] += scale * 0.5 * (1 - (x - mu)^2 exp(-v)). */
+ * dlv[j] += scale * 0.5 * (1 - (x - mu)^2 exp(-v)). exp(-v) is taken once
+ * per column into prec[d], not once per value. */
 static double recon_gaussian(size_t n, size_t d, const float *x, size_t ldx, const float *mu,
                              const float *lv, size_t lv_step, float *dmu, float *dlv,
-                             float scale)
+                             float scale, float *prec_of)
 {
     const double log_2pi = 1.8378770664093454836;
+    for (size_t j = 0; j < (lv_step ? d : 1); j++) prec_of[j] = expf(-lv[j * lv_step]);
     double sum = 0.0;
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * ldx, *mi = mu + i * d;
         for (size_t j = 0; j < d; j++) {
-            const float v = lv[j * lv_step], r = mi[j] - xi[j], prec = expf(-v);
+            const float v = lv[j * lv_step], r = mi[j] - xi[j], prec = prec_of[j * lv_step];
             sum += 0.5 * (log_2pi + (double)v + (double)(r * r * prec));
             if (dmu) dmu[i * d + j] = scale * r * prec;
             if (dlv) dlv[j] += scale * 0.5f * (1.0f - r * r * prec);
@@ -86,7 +88,7 @@ double vaei_recon(vae_model *m, size_t n, const float *x, size_t ldx, const floa
         memset(dlv, 0, m->D * sizeof *dlv);
     }
     return recon_gaussian(n, m->D, x, ldx, out, learned ? m->params + m->px_logvar : &fixed,
-                          learned, dout, dlv, scale);
+                          learned, dout, dlv, scale, m->ws.prec);
 }
 
 /* ------------------------------------------------------------------------ */
