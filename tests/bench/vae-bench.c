@@ -12,7 +12,9 @@
  *     finiteness test, on 1 and 2 threads;
  *   - encode and decode throughput in images per second;
  * then the peak resident memory of the process. Every figure is the best of
- * --repeat runs, because other work on the machine only ever slows a run.
+ * --repeat runs, because other work on the machine only ever slows a run;
+ * the ratio of the training epoch to the GEMM-only one is also given round
+ * by round (median and range), each round's two epochs run back to back.
  * Each figure is printed for each precision (--precision; VAE_PARAM_PRECISION),
  * and the epochs of both precisions run interleaved, repeat by repeat, so
  * that their ratios (printed at the end of each backend) see the same load.
@@ -215,6 +217,12 @@ static double timed_epoch(trainer *tr, vae_dataset *ds, double *loss, double *cp
 
 /* One more epoch of tr (made and given its first epoch on the first call):
  * the best seconds so far in *best, the fewest CPU seconds in *cpu. */
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static void train_epoch(trainer *tr, vae_dataset *ds, double *best, double *loss, double *cpu)
 {
     double c;
@@ -411,11 +419,18 @@ int main(int argc, char **argv)
         cli_check(vae_set_threads(threads), "threads");
         /* The epochs, interleaved: repeat r of every figure before r + 1. */
         trainer tr[2] = {{0}};
+        static double round_ratio[2][1000]; /* train / gemm-only, round by round */
         for (int r = 0; r < repeat; r++)
             for (int pi = 0; pi < nprec; pi++) {
                 precision = precs[pi];
-                if (do_gemm) gemm_epoch(&g_wall[pi], &g_cpu[pi]);
-                if (train) train_epoch(&tr[pi], ds, &t_wall[pi], &loss[pi], &t_cpu[pi]);
+                double gw = 1e300, gc = 1e300, tw = 1e300, tc = 1e300;
+                if (do_gemm) gemm_epoch(&gw, &gc);
+                if (train) train_epoch(&tr[pi], ds, &tw, &loss[pi], &tc);
+                g_wall[pi] = gw < g_wall[pi] ? gw : g_wall[pi];
+                g_cpu[pi] = gc < g_cpu[pi] ? gc : g_cpu[pi];
+                t_wall[pi] = tw < t_wall[pi] ? tw : t_wall[pi];
+                t_cpu[pi] = tc < t_cpu[pi] ? tc : t_cpu[pi];
+                round_ratio[pi][r] = tw / gw;
             }
         for (int pi = 0; pi < nprec; pi++) {
             precision = precs[pi];
@@ -433,9 +448,16 @@ int main(int argc, char **argv)
                 printf("  %s encode %.0f images/s  decode %.0f images/s  threads=%d\n", pn, enc,
                        dec, threads);
             }
-            if (do_gemm && train)
-                printf("  %s train / gemm-only epoch  %.3f  (CPU s %.3f)\n", pn,
-                       t_wall[pi] / g_wall[pi], t_cpu[pi] / g_cpu[pi]);
+            if (do_gemm && train) {
+                /* Also the ratio of each round's two epochs, run back to
+                 * back: a burst of load on the host then moves both. */
+                qsort(round_ratio[pi], (size_t)repeat, sizeof round_ratio[pi][0], by_value);
+                const double *rr = round_ratio[pi];
+                printf("  %s train / gemm-only epoch  %.3f  (CPU s %.3f; round by round: median "
+                       "%.3f, %.3f to %.3f)\n", pn, t_wall[pi] / g_wall[pi], t_cpu[pi] / g_cpu[pi],
+                       repeat % 2 ? rr[repeat / 2] : 0.5 * (rr[repeat / 2 - 1] + rr[repeat / 2]),
+                       rr[0], rr[repeat - 1]);
+            }
             fflush(stdout);
         }
         if (nprec == 2 && train) {
