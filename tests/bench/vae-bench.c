@@ -131,9 +131,9 @@ static double gflops(const shape *s, int repeat, double *cpu)
     return best;
 }
 
-/* Seconds of the GEMMs of one epoch: 468 steps of 128 and one of 96; the
- * best so far in *best and the fewest CPU seconds in *cpu. */
-static void gemm_epoch(double *best, double *cpu)
+/* Seconds of the GEMMs of one epoch: 468 steps of 128 and one of 96,
+ * returned; the best so far in *best and the fewest CPU seconds in *cpu. */
+static double gemm_epoch(double *best, double *cpu)
 {
     shape full[16], last[16];
     const size_t ns = step_shapes(BATCH, full);
@@ -145,6 +145,7 @@ static void gemm_epoch(double *best, double *cpu)
     const double t = now() - t0, c = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     if (t < *best) *best = t;
     if (c < *cpu) *cpu = c;
+    return t;
 }
 
 /* Milliseconds of one Adam step of the lesson's 631,188 parameters, the
@@ -216,14 +217,9 @@ static double timed_epoch(trainer *tr, vae_dataset *ds, double *loss, double *cp
 }
 
 /* One more epoch of tr (made and given its first epoch on the first call):
- * the best seconds so far in *best, the fewest CPU seconds in *cpu. */
-static int by_value(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void train_epoch(trainer *tr, vae_dataset *ds, double *best, double *loss, double *cpu)
+ * its seconds returned, the best so far in *best, the fewest CPU seconds
+ * in *cpu. */
+static double train_epoch(trainer *tr, vae_dataset *ds, double *best, double *loss, double *cpu)
 {
     double c;
     if (!tr->m) {
@@ -234,6 +230,13 @@ static void train_epoch(trainer *tr, vae_dataset *ds, double *best, double *loss
     const double t = timed_epoch(tr, ds, loss, &c);
     if (t < *best) *best = t;
     if (c < *cpu) *cpu = c;
+    return t;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 static void trainer_free(trainer *tr)
@@ -423,14 +426,10 @@ int main(int argc, char **argv)
         for (int r = 0; r < repeat; r++)
             for (int pi = 0; pi < nprec; pi++) {
                 precision = precs[pi];
-                double gw = 1e300, gc = 1e300, tw = 1e300, tc = 1e300;
-                if (do_gemm) gemm_epoch(&gw, &gc);
-                if (train) train_epoch(&tr[pi], ds, &tw, &loss[pi], &tc);
-                g_wall[pi] = gw < g_wall[pi] ? gw : g_wall[pi];
-                g_cpu[pi] = gc < g_cpu[pi] ? gc : g_cpu[pi];
-                t_wall[pi] = tw < t_wall[pi] ? tw : t_wall[pi];
-                t_cpu[pi] = tc < t_cpu[pi] ? tc : t_cpu[pi];
-                round_ratio[pi][r] = tw / gw;
+                double gw = 0.0, tw = 0.0;
+                if (do_gemm) gw = gemm_epoch(&g_wall[pi], &g_cpu[pi]);
+                if (train) tw = train_epoch(&tr[pi], ds, &t_wall[pi], &loss[pi], &t_cpu[pi]);
+                if (do_gemm && train) round_ratio[pi][r] = tw / gw;
             }
         for (int pi = 0; pi < nprec; pi++) {
             precision = precs[pi];
